@@ -1,6 +1,13 @@
 //! ecsd's domain: resources, the lifecycle rules and the error table. Pure code: no I/O, and
 //! the current time is always passed in.
 
+pub mod catalog;
 pub mod error;
+pub mod lifecycle;
+pub mod model;
+pub mod money;
+pub mod rules;
+pub mod time;
 
 pub use error::{ApiError, ErrorCode};
+pub use money::Money;

@@ -1,1 +1,273 @@
+//! Storage for ecsd: one [`Store`] trait, engines behind it.
+//!
+//! Every API call is one transaction: the operation gets a [`StoreTx`] inside [`Store::write`]
+//! (or [`Store::read`]), reads what it needs, decides with the domain rules, writes, and returns.
+//! If the closure returns an error, nothing it wrote is kept. `write` returns only once the
+//! transaction is durable, so an acknowledged call survives a crash.
+//!
+//! The scheduler's due-time index is maintained here: whenever an instance or host is put, its
+//! scheduled actions ([`ecs_domain::lifecycle::instance_due`]) replace the old ones in the index.
 
+use std::any::Any;
+
+use chrono::{DateTime, Utc};
+use ecs_domain::lifecycle::ActionKind;
+use ecs_domain::model::{AccessKey, Account, ChargeType, DedicatedHost, Instance};
+use ecs_domain::{ApiError, Money};
+
+pub mod sqlite;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage failure: {0}")]
+    Backend(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("a transaction closure panicked")]
+    Panicked,
+}
+
+/// Why a transaction closure stopped: the request was refused (an ECS error for the client), or
+/// the storage failed. Either way the transaction is rolled back.
+#[derive(Debug)]
+pub enum TxError {
+    Rejected(ApiError),
+    Store(StoreError),
+}
+
+impl From<ApiError> for TxError {
+    fn from(e: ApiError) -> Self {
+        TxError::Rejected(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Store(e)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+pub type TxResult<T> = Result<T, TxError>;
+
+/// Which kind of resource a scheduled action or event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    Instance,
+    DedicatedHost,
+}
+
+impl ResourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Instance => "instance",
+            ResourceKind::DedicatedHost => "dedicated_host",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "instance" => Some(ResourceKind::Instance),
+            "dedicated_host" => Some(ResourceKind::DedicatedHost),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of the due-time index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub resource: ResourceKind,
+    pub resource_id: String,
+    pub account_id: i64,
+    pub kind: ActionKind,
+    pub due_at: DateTime<Utc>,
+}
+
+/// A lifecycle event to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub account_id: i64,
+    pub resource: ResourceKind,
+    pub resource_id: String,
+    /// What happened: an [`ActionKind`] name, or a manual action such as `DeleteInstance`.
+    pub action: String,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub happened_at: DateTime<Utc>,
+    /// Short outcome label: `released`, `renewed`, `insufficient_balance`, `locked`, ...
+    pub outcome: String,
+    /// Free-form details, JSON.
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub seq: i64,
+    pub event: NewEvent,
+}
+
+/// Filters of DescribeInstances. All present ones must match.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceFilter {
+    pub account_id: i64,
+    pub region_id: Option<String>,
+    /// `Some(empty)` matches nothing (an explicit empty list).
+    pub ids: Option<Vec<String>>,
+    pub zone_id: Option<String>,
+    pub status: Option<String>,
+    pub charge_type: Option<ChargeType>,
+    /// Exact name, or a pattern with `*` wildcards.
+    pub name: Option<String>,
+    pub lock_reason: Option<String>,
+}
+
+/// Filters of DescribeDedicatedHosts.
+#[derive(Debug, Clone, Default)]
+pub struct HostFilter {
+    pub account_id: i64,
+    pub region_id: Option<String>,
+    pub ids: Option<Vec<String>>,
+    pub zone_id: Option<String>,
+    pub status: Option<String>,
+}
+
+/// Which slice of a listing. Results are ordered oldest first by creation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// Skip `offset` rows, return up to `limit`.
+    Offset { offset: u64, limit: u32 },
+    /// Rows created after the one with creation sequence `after` (0 = from the start).
+    After { after: i64, limit: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    /// Creation sequence of the last item, for `Page::After`; None when no more rows follow.
+    pub next_after: Option<i64>,
+}
+
+/// A remembered ClientToken: the request's fingerprint and the answer it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentAnswer {
+    pub fingerprint: String,
+    pub response: serde_json::Value,
+}
+
+/// Everything an operation can read or write inside one transaction.
+pub trait StoreTx {
+    // Accounts and keys.
+    fn create_account(&mut self, name: &str) -> StoreResult<Account>;
+    fn account(&mut self, id: i64) -> StoreResult<Option<Account>>;
+    fn account_by_name(&mut self, name: &str) -> StoreResult<Option<Account>>;
+    fn set_balance(&mut self, account_id: i64, balance: Money) -> StoreResult<()>;
+    fn put_access_key(&mut self, key: &AccessKey) -> StoreResult<()>;
+    fn access_key(&mut self, id: &str) -> StoreResult<Option<AccessKey>>;
+    fn access_keys(&mut self) -> StoreResult<Vec<AccessKey>>;
+
+    // Instances. `put_instance` inserts or replaces, and reindexes its scheduled actions.
+    fn instance(&mut self, account_id: i64, id: &str) -> StoreResult<Option<Instance>>;
+    fn put_instance(&mut self, instance: &Instance) -> StoreResult<()>;
+    /// Removes the instance and its scheduled actions; false when it was not there.
+    fn delete_instance(&mut self, account_id: i64, id: &str) -> StoreResult<bool>;
+    fn list_instances(
+        &mut self,
+        filter: &InstanceFilter,
+        page: Page,
+    ) -> StoreResult<Listing<Instance>>;
+
+    // Dedicated hosts, likewise.
+    fn host(&mut self, account_id: i64, id: &str) -> StoreResult<Option<DedicatedHost>>;
+    fn put_host(&mut self, host: &DedicatedHost) -> StoreResult<()>;
+    fn delete_host(&mut self, account_id: i64, id: &str) -> StoreResult<bool>;
+    fn list_hosts(&mut self, filter: &HostFilter, page: Page)
+        -> StoreResult<Listing<DedicatedHost>>;
+    /// How many instances are placed on a host.
+    fn instances_on_host(&mut self, account_id: i64, host_id: &str) -> StoreResult<u64>;
+
+    // The due-time index.
+    /// Up to `limit` jobs due at or before `now`, earliest first.
+    fn due_jobs(&mut self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Job>>;
+    /// The earliest due time in the index, if any.
+    fn next_due(&mut self) -> StoreResult<Option<DateTime<Utc>>>;
+
+    // Events.
+    fn append_event(&mut self, event: &NewEvent) -> StoreResult<i64>;
+    fn events_after(&mut self, after_seq: i64, limit: u32) -> StoreResult<Vec<Event>>;
+
+    // ClientToken idempotency, per account and operation.
+    fn idempotent_answer(
+        &mut self,
+        account_id: i64,
+        action: &str,
+        token: &str,
+    ) -> StoreResult<Option<IdempotentAnswer>>;
+    fn put_idempotent_answer(
+        &mut self,
+        account_id: i64,
+        action: &str,
+        token: &str,
+        answer: &IdempotentAnswer,
+    ) -> StoreResult<()>;
+
+    // Small settings that must survive restarts (the virtual clock's time).
+    fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;
+    fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()>;
+
+    /// Removes every resource, job, event and remembered token, and zeroes balances; accounts
+    /// and keys stay.
+    fn reset(&mut self) -> StoreResult<()>;
+}
+
+/// A transaction body, boxed so that [`Store`] can be used as a trait object. It is `'static`
+/// because an engine may run it on its own writer thread.
+pub type TxFn =
+    Box<dyn FnOnce(&mut dyn StoreTx) -> TxResult<Box<dyn Any + Send>> + Send + 'static>;
+
+/// A storage engine. Calls block; async callers run them on a blocking thread.
+pub trait Store: Send + Sync + 'static {
+    /// Runs `f` in a read-write transaction and commits it durably before returning. If `f`
+    /// fails, nothing it did is kept.
+    fn write_boxed(&self, f: TxFn) -> TxResult<Box<dyn Any + Send>>;
+    /// Runs `f` in a read-only snapshot.
+    fn read_boxed(&self, f: TxFn) -> TxResult<Box<dyn Any + Send>>;
+    /// Which engine this is, for logs and /health.
+    fn engine(&self) -> &'static str;
+}
+
+/// Typed helpers over [`Store`] (which is object-safe and therefore passes results as `Any`).
+pub trait StoreExt: Store {
+    fn write<T, F>(&self, f: F) -> TxResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+    {
+        unbox(self.write_boxed(boxed(f))?)
+    }
+
+    fn read<T, F>(&self, f: F) -> TxResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+    {
+        unbox(self.read_boxed(boxed(f))?)
+    }
+}
+
+impl<S: Store + ?Sized> StoreExt for S {}
+
+fn boxed<T, F>(f: F) -> TxFn
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+{
+    Box::new(move |tx| f(tx).map(|v| Box::new(v) as Box<dyn Any + Send>))
+}
+
+fn unbox<T: 'static>(value: Box<dyn Any + Send>) -> TxResult<T> {
+    value
+        .downcast::<T>()
+        .map(|v| *v)
+        .map_err(|_| TxError::Store(StoreError::Backend("transaction result of another type".into())))
+}

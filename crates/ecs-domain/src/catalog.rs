@@ -1,0 +1,193 @@
+//! What can be created, where, and what it costs: instance types, dedicated host types,
+//! regions and zones. Built in, and replaceable or extendable by a JSON config file.
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::Money;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceType {
+    pub id: String,
+    pub cpu: u32,
+    pub memory_mib: u32,
+    /// Subscription price per month, in the account's currency.
+    pub monthly_price: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostType {
+    pub id: String,
+    pub monthly_price: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Region {
+    pub id: String,
+    pub local_name: String,
+    pub zones: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub regions: Vec<Region>,
+    pub instance_types: Vec<InstanceType>,
+    pub host_types: Vec<HostType>,
+}
+
+/// A config file's view of the catalog: every list is optional. `regions` replaces the built-in
+/// list; instance and host types extend (or override by id) the built-in ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogOverrides {
+    pub regions: Option<Vec<Region>>,
+    #[serde(default)]
+    pub instance_types: Vec<InstanceType>,
+    #[serde(default)]
+    pub host_types: Vec<HostType>,
+}
+
+impl Catalog {
+    pub fn region(&self, id: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.id == id)
+    }
+
+    pub fn instance_type(&self, id: &str) -> Option<&InstanceType> {
+        self.instance_types.iter().find(|t| t.id == id)
+    }
+
+    pub fn host_type(&self, id: &str) -> Option<&HostType> {
+        self.host_types.iter().find(|t| t.id == id)
+    }
+
+    pub fn apply(mut self, overrides: CatalogOverrides) -> Self {
+        if let Some(regions) = overrides.regions {
+            self.regions = regions;
+        }
+        for t in overrides.instance_types {
+            self.instance_types.retain(|old| old.id != t.id);
+            self.instance_types.push(t);
+        }
+        for t in overrides.host_types {
+            self.host_types.retain(|old| old.id != t.id);
+            self.host_types.push(t);
+        }
+        self
+    }
+
+    pub fn builtin() -> Self {
+        let region = |id: &str, name: &str, zones: &[&str]| Region {
+            id: id.into(),
+            local_name: name.into(),
+            zones: zones.iter().map(|z| z.to_string()).collect(),
+        };
+        let regions = vec![
+            region(
+                "cn-hangzhou",
+                "华东1（杭州）",
+                &["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j", "cn-hangzhou-k"],
+            ),
+            region(
+                "cn-shanghai",
+                "华东2（上海）",
+                &["cn-shanghai-e", "cn-shanghai-f", "cn-shanghai-g", "cn-shanghai-l"],
+            ),
+            region(
+                "cn-beijing",
+                "华北2（北京）",
+                &["cn-beijing-g", "cn-beijing-h", "cn-beijing-i", "cn-beijing-k"],
+            ),
+            region("cn-shenzhen", "华南1（深圳）", &["cn-shenzhen-d", "cn-shenzhen-e"]),
+            region(
+                "ap-southeast-1",
+                "新加坡",
+                &["ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c"],
+            ),
+            region("us-west-1", "美国（硅谷）", &["us-west-1a", "us-west-1b"]),
+            region("us-east-1", "美国（弗吉尼亚）", &["us-east-1a", "us-east-1b"]),
+            region("eu-central-1", "德国（法兰克福）", &["eu-central-1a", "eu-central-1b"]),
+        ];
+
+        // Sizes and memory-per-vCPU follow the families: g = 1:4, c = 1:2, r = 1:8.
+        // Prices are plausible monthly list prices, for renewal charges only.
+        let mut instance_types = Vec::new();
+        let sizes: [(&str, u32); 8] = [
+            ("large", 2),
+            ("xlarge", 4),
+            ("2xlarge", 8),
+            ("3xlarge", 12),
+            ("4xlarge", 16),
+            ("8xlarge", 32),
+            ("16xlarge", 64),
+            ("32xlarge", 128),
+        ];
+        let families: [(&str, u32, i64); 6] = [
+            // family, GiB per vCPU, price per vCPU-month in ten-thousandths
+            ("g7", 4, 1_2000_0),
+            ("c7", 2, 9000_0),
+            ("r7", 8, 1_6000_0),
+            ("g6", 4, 1_1000_0),
+            ("c6", 2, 8500_0),
+            ("r6", 8, 1_5000_0),
+        ];
+        for (family, gib_per_cpu, cpu_price) in families {
+            for (size, cpu) in sizes {
+                instance_types.push(InstanceType {
+                    id: format!("ecs.{family}.{size}"),
+                    cpu,
+                    memory_mib: cpu * gib_per_cpu * 1024,
+                    monthly_price: Money::from_units(cpu_price * cpu as i64),
+                });
+            }
+        }
+        let host = |id: &str, units: i64| HostType {
+            id: id.into(),
+            monthly_price: Money::from_units(units),
+        };
+        let host_types = vec![
+            host("ddh.g6", 6000_0000),
+            host("ddh.g7", 6500_0000),
+            host("ddh.c7", 5200_0000),
+            host("ddh.c6", 4800_0000),
+            host("ddh.r7", 8000_0000),
+        ];
+        Catalog {
+            regions,
+            instance_types,
+            host_types,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_has_the_common_types_and_regions() {
+        let c = Catalog::builtin();
+        for t in ["ecs.g7.large", "ecs.c7.xlarge", "ecs.r7.2xlarge", "ecs.g6.large", "ecs.c6.large"] {
+            assert!(c.instance_type(t).is_some(), "{t}");
+        }
+        assert_eq!(c.instance_type("ecs.g7.large").unwrap().memory_mib, 8192);
+        for h in ["ddh.g6", "ddh.g7", "ddh.c7"] {
+            assert!(c.host_type(h).is_some(), "{h}");
+        }
+        for r in ["cn-hangzhou", "cn-shanghai", "cn-beijing", "ap-southeast-1", "us-west-1"] {
+            assert!(c.region(r).is_some(), "{r}");
+        }
+    }
+
+    #[test]
+    fn overrides_replace_regions_and_extend_types() {
+        let o: CatalogOverrides = serde_json::from_str(
+            r#"{"regions":[{"id":"lab-1","local_name":"Lab","zones":["lab-1a"]}],
+                "instance_types":[{"id":"ecs.tiny","cpu":1,"memory_mib":512,"monthly_price":"3.5"}]}"#,
+        )
+        .unwrap();
+        let c = Catalog::builtin().apply(o);
+        assert!(c.region("cn-hangzhou").is_none());
+        assert!(c.region("lab-1").is_some());
+        assert!(c.instance_type("ecs.tiny").is_some());
+        assert!(c.instance_type("ecs.g7.large").is_some());
+    }
+}

@@ -1,0 +1,405 @@
+//! The lifecycle: which actions a resource has scheduled, and what each does when it comes due.
+//!
+//! Every scheduled action is derived from the resource's own fields ([`instance_due`],
+//! [`host_due`]); storage keeps a due-time index of them, and the scheduler hands each due one
+//! back here. Nothing in this module reads a clock: the action's due time is passed in, so a
+//! virtual clock that jumps days ahead replays every action at the time it was due.
+
+use chrono::{DateTime, Days, Duration, Months, NaiveTime, Utc};
+
+use crate::model::{
+    DedicatedHost, Instance, InstanceStatus, LockReason, PeriodUnit, RenewalSettings,
+    RenewalStatus, Subscription,
+};
+use crate::money::Money;
+
+/// Renewal is charged this many days before expiry.
+pub const RENEWAL_LEAD_DAYS: u64 = 9;
+/// Renewal charges run at 08:00 Beijing time (UTC+8), which is 00:00 UTC.
+const CHARGE_HOUR_UTC: u32 = 0;
+/// Default time an expired, unpaid subscription is kept (stopped and locked) before release.
+pub const DEFAULT_EXPIRY_GRACE: Duration = Duration::days(15);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ActionKind {
+    /// Pay-as-you-go resource reached its AutoReleaseTime.
+    AutoRelease,
+    /// Subscription with AutoRenewal: try to charge the next period.
+    RenewalAttempt,
+    /// Subscription reached its ExpiredTime unpaid: stop and lock.
+    Expire,
+    /// Expired subscription still unpaid after the grace period: release.
+    ExpiryRelease,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::AutoRelease => "AutoRelease",
+            ActionKind::RenewalAttempt => "RenewalAttempt",
+            ActionKind::Expire => "Expire",
+            ActionKind::ExpiryRelease => "ExpiryRelease",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ActionKind::AutoRelease,
+            ActionKind::RenewalAttempt,
+            ActionKind::Expire,
+            ActionKind::ExpiryRelease,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// One scheduled action of one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    pub kind: ActionKind,
+    pub at: DateTime<Utc>,
+}
+
+/// What happened when an action ran; recorded as the event's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Released,
+    Renewed {
+        charged: Money,
+        new_expired_time: DateTime<Utc>,
+    },
+    RenewalFailed {
+        price: Money,
+        balance: Money,
+        next_attempt: Option<DateTime<Utc>>,
+    },
+    Locked {
+        release_time: DateTime<Utc>,
+    },
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Released => "released",
+            Outcome::Renewed { .. } => "renewed",
+            Outcome::RenewalFailed { .. } => "insufficient_balance",
+            Outcome::Locked { .. } => "locked",
+        }
+    }
+}
+
+/// The scheduled actions of an instance, given its current fields.
+pub fn instance_due(instance: &Instance) -> Vec<Due> {
+    let mut due = Vec::new();
+    if let Some(at) = instance.auto_release_time {
+        due.push(Due {
+            kind: ActionKind::AutoRelease,
+            at,
+        });
+    }
+    if let Some(sub) = &instance.subscription {
+        subscription_due(sub, &mut due);
+    }
+    due
+}
+
+/// The scheduled actions of a dedicated host.
+pub fn host_due(host: &DedicatedHost) -> Vec<Due> {
+    let mut due = Vec::new();
+    if let Some(at) = host.auto_release_time {
+        due.push(Due {
+            kind: ActionKind::AutoRelease,
+            at,
+        });
+    }
+    if let Some(sub) = &host.subscription {
+        subscription_due(sub, &mut due);
+    }
+    due
+}
+
+fn subscription_due(sub: &Subscription, due: &mut Vec<Due>) {
+    if let Some(at) = sub.expiry_release_time {
+        due.push(Due {
+            kind: ActionKind::ExpiryRelease,
+            at,
+        });
+        return;
+    }
+    if let Some(at) = sub.next_renewal_attempt {
+        due.push(Due {
+            kind: ActionKind::RenewalAttempt,
+            at,
+        });
+    }
+    due.push(Due {
+        kind: ActionKind::Expire,
+        at: sub.expired_time,
+    });
+}
+
+/// `t` moved forward by `n` units.
+pub fn add_period(t: DateTime<Utc>, n: u32, unit: PeriodUnit) -> Option<DateTime<Utc>> {
+    match unit {
+        PeriodUnit::Week => t.checked_add_days(Days::new(7 * n as u64)),
+        PeriodUnit::Month => t.checked_add_months(Months::new(n)),
+        PeriodUnit::Year => t.checked_add_months(Months::new(12 * n)),
+    }
+}
+
+/// The first renewal charge for a subscription ending at `expired_time`: 08:00 Beijing time on
+/// the ninth day before the (Beijing) expiry date.
+pub fn first_renewal_attempt(expired_time: DateTime<Utc>) -> DateTime<Utc> {
+    let beijing_date = (expired_time + Duration::hours(8)).date_naive();
+    let charge_date = beijing_date - Days::new(RENEWAL_LEAD_DAYS);
+    charge_date
+        .and_time(NaiveTime::from_hms_opt(CHARGE_HOUR_UTC, 0, 0).unwrap())
+        .and_utc()
+}
+
+/// The first daily charge slot at or after `t`.
+pub fn next_charge_slot(t: DateTime<Utc>) -> DateTime<Utc> {
+    let day_start = t
+        .date_naive()
+        .and_time(NaiveTime::from_hms_opt(CHARGE_HOUR_UTC, 0, 0).unwrap())
+        .and_utc();
+    if day_start >= t {
+        day_start
+    } else {
+        day_start + Duration::days(1)
+    }
+}
+
+/// When the next renewal charge should be tried, looking no earlier than `not_before`.
+/// None when auto-renew is off, or the subscription has expired, or no slot is left before expiry.
+pub fn plan_renewal(sub: &Subscription, not_before: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if sub.renewal.status != RenewalStatus::AutoRenewal || sub.expiry_release_time.is_some() {
+        return None;
+    }
+    let at = first_renewal_attempt(sub.expired_time).max(next_charge_slot(not_before));
+    (at < sub.expired_time).then_some(at)
+}
+
+/// A new subscription starting at `now` for `period` × `unit`.
+pub fn new_subscription(
+    now: DateTime<Utc>,
+    period: u32,
+    unit: PeriodUnit,
+    renewal: RenewalSettings,
+) -> Option<Subscription> {
+    let expired_time = crate::time::truncate_to_minute(add_period(now, period, unit)?);
+    let mut sub = Subscription {
+        expired_time,
+        renewal,
+        next_renewal_attempt: None,
+        expiry_release_time: None,
+    };
+    sub.next_renewal_attempt = plan_renewal(&sub, now);
+    Some(sub)
+}
+
+/// Applies new auto-renew settings at `now`, replanning the next charge.
+pub fn set_renewal(sub: &mut Subscription, renewal: RenewalSettings, now: DateTime<Utc>) {
+    sub.renewal = renewal;
+    sub.next_renewal_attempt = plan_renewal(sub, now);
+}
+
+/// The charge for one renewal of `renewal.duration` × `renewal.unit` at `monthly_price`.
+pub fn renewal_price(monthly_price: Money, renewal: &RenewalSettings) -> Option<Money> {
+    match renewal.unit {
+        PeriodUnit::Month => monthly_price.checked_mul(renewal.duration as i64),
+        PeriodUnit::Year => monthly_price.checked_mul(12 * renewal.duration as i64),
+        // A week is charged as a quarter month, rounded up to the smallest unit.
+        PeriodUnit::Week => {
+            let quarter = (monthly_price.units() + 3) / 4;
+            Money::from_units(quarter).checked_mul(renewal.duration as i64)
+        }
+    }
+}
+
+/// A renewal attempt at `at` with the account's `balance`. Returns the outcome and, when the
+/// charge went through, the balance left.
+pub fn attempt_renewal(
+    sub: &mut Subscription,
+    monthly_price: Money,
+    balance: Money,
+    at: DateTime<Utc>,
+) -> (Outcome, Option<Money>) {
+    let price = renewal_price(monthly_price, &sub.renewal).unwrap_or(Money::from_units(i64::MAX));
+    match balance.checked_sub(price).filter(|left| *left >= Money::ZERO) {
+        Some(left) => {
+            let new_expiry = add_period(sub.expired_time, sub.renewal.duration, sub.renewal.unit)
+                .unwrap_or(sub.expired_time);
+            sub.expired_time = new_expiry;
+            sub.next_renewal_attempt = plan_renewal(sub, at + Duration::seconds(1));
+            (
+                Outcome::Renewed {
+                    charged: price,
+                    new_expired_time: new_expiry,
+                },
+                Some(left),
+            )
+        }
+        None => {
+            sub.next_renewal_attempt = plan_renewal(sub, at + Duration::seconds(1));
+            (
+                Outcome::RenewalFailed {
+                    price,
+                    balance,
+                    next_attempt: sub.next_renewal_attempt,
+                },
+                None,
+            )
+        }
+    }
+}
+
+/// The subscription ran out unpaid at `at`: stop, lock for the financial reason, and plan the
+/// release after `grace`.
+pub fn expire_instance(instance: &mut Instance, at: DateTime<Utc>, grace: Duration) -> Outcome {
+    let release_time = at + grace;
+    instance.status = InstanceStatus::Stopped;
+    if !instance.locks.contains(&LockReason::Financial) {
+        instance.locks.push(LockReason::Financial);
+    }
+    if let Some(sub) = instance.subscription.as_mut() {
+        sub.next_renewal_attempt = None;
+        sub.expiry_release_time = Some(release_time);
+    }
+    Outcome::Locked { release_time }
+}
+
+/// The host counterpart of [`expire_instance`].
+pub fn expire_host(host: &mut DedicatedHost, at: DateTime<Utc>, grace: Duration) -> Outcome {
+    let release_time = at + grace;
+    if !host.locks.contains(&LockReason::Financial) {
+        host.locks.push(LockReason::Financial);
+    }
+    if let Some(sub) = host.subscription.as_mut() {
+        sub.next_renewal_attempt = None;
+        sub.expiry_release_time = Some(release_time);
+    }
+    Outcome::Locked { release_time }
+}
+
+/// Whether a subscription has expired (reached its end unpaid).
+pub fn is_expired(sub: &Subscription) -> bool {
+    sub.expiry_release_time.is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn auto(duration: u32, unit: PeriodUnit) -> RenewalSettings {
+        RenewalSettings {
+            status: RenewalStatus::AutoRenewal,
+            duration,
+            unit,
+        }
+    }
+
+    #[test]
+    fn first_charge_is_nine_days_before_expiry_at_eight_beijing() {
+        // Expires 2026-03-10 12:00 UTC = 20:00 Beijing on the 10th: charge on the 1st, 08:00 +8.
+        assert_eq!(
+            first_renewal_attempt(t("2026-03-10T12:00:00Z")),
+            t("2026-03-01T00:00:00Z")
+        );
+        // Expires 2026-03-10 17:00 UTC = 01:00 Beijing on the 11th: charge on the 2nd.
+        assert_eq!(
+            first_renewal_attempt(t("2026-03-10T17:00:00Z")),
+            t("2026-03-02T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn renewal_is_planned_only_with_auto_renewal() {
+        let now = t("2026-01-01T10:00:00Z");
+        let sub = new_subscription(now, 1, PeriodUnit::Month, auto(1, PeriodUnit::Month)).unwrap();
+        assert_eq!(sub.expired_time, t("2026-02-01T10:00:00Z"));
+        assert_eq!(sub.next_renewal_attempt, Some(t("2026-01-23T00:00:00Z")));
+        for status in [RenewalStatus::Normal, RenewalStatus::NotRenewal] {
+            let settings = RenewalSettings {
+                status,
+                ..auto(1, PeriodUnit::Month)
+            };
+            let sub = new_subscription(now, 1, PeriodUnit::Month, settings).unwrap();
+            assert_eq!(sub.next_renewal_attempt, None, "{status}");
+        }
+    }
+
+    #[test]
+    fn successful_renewal_extends_and_charges() {
+        let now = t("2026-01-01T10:00:00Z");
+        let mut sub =
+            new_subscription(now, 1, PeriodUnit::Month, auto(2, PeriodUnit::Month)).unwrap();
+        let at = sub.next_renewal_attempt.unwrap();
+        let (outcome, left) = attempt_renewal(
+            &mut sub,
+            "100".parse().unwrap(),
+            "250".parse().unwrap(),
+            at,
+        );
+        assert_eq!(left, Some("50".parse().unwrap()));
+        assert_eq!(sub.expired_time, t("2026-04-01T10:00:00Z"));
+        assert!(matches!(outcome, Outcome::Renewed { .. }));
+        assert_eq!(sub.next_renewal_attempt, Some(t("2026-03-23T00:00:00Z")));
+    }
+
+    #[test]
+    fn failed_renewal_retries_daily_until_expiry() {
+        let now = t("2026-01-01T10:00:00Z");
+        let mut sub =
+            new_subscription(now, 1, PeriodUnit::Month, auto(1, PeriodUnit::Month)).unwrap();
+        let mut attempts = Vec::new();
+        while let Some(at) = sub.next_renewal_attempt {
+            attempts.push(at);
+            let (outcome, left) =
+                attempt_renewal(&mut sub, "100".parse().unwrap(), "1".parse().unwrap(), at);
+            assert!(left.is_none());
+            assert!(matches!(outcome, Outcome::RenewalFailed { .. }));
+        }
+        // Jan 23 .. Feb 1 (expiry at 10:00 UTC on Feb 1, after that day's 00:00 slot): 10 tries.
+        assert_eq!(attempts.len(), 10);
+        assert_eq!(attempts[0], t("2026-01-23T00:00:00Z"));
+        assert_eq!(attempts[9], t("2026-02-01T00:00:00Z"));
+        assert_eq!(sub.expired_time, t("2026-02-01T10:00:00Z"));
+    }
+
+    #[test]
+    fn renewal_prices_scale_with_duration() {
+        let m: Money = "100".parse().unwrap();
+        assert_eq!(
+            renewal_price(m, &auto(3, PeriodUnit::Month)),
+            Some("300".parse().unwrap())
+        );
+        assert_eq!(
+            renewal_price(m, &auto(2, PeriodUnit::Year)),
+            Some("2400".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn expired_subscription_plans_only_its_release() {
+        let now = t("2026-01-01T10:00:00Z");
+        let mut sub =
+            new_subscription(now, 1, PeriodUnit::Month, auto(1, PeriodUnit::Month)).unwrap();
+        sub.expiry_release_time = Some(t("2026-02-16T10:00:00Z"));
+        let mut due = Vec::new();
+        subscription_due(&sub, &mut due);
+        assert_eq!(
+            due,
+            vec![Due {
+                kind: ActionKind::ExpiryRelease,
+                at: t("2026-02-16T10:00:00Z")
+            }]
+        );
+    }
+}

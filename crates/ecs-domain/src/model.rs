@@ -1,0 +1,177 @@
+//! The resources ecsd keeps: accounts, instances and dedicated hosts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::money::Money;
+
+/// Declares a closed set of wire values: `as_str` gives the wire spelling, `parse` takes it back
+/// (exact spelling, as ECS compares enum values).
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// How a resource is billed.
+    ChargeType { PostPaid = "PostPaid", PrePaid = "PrePaid" }
+);
+
+wire_enum!(
+    /// Instance states ECS documents (a released instance has no state: it is gone).
+    InstanceStatus {
+        Pending = "Pending",
+        Starting = "Starting",
+        Running = "Running",
+        Stopping = "Stopping",
+        Stopped = "Stopped",
+    }
+);
+
+wire_enum!(
+    /// The auto-renew setting of a subscription instance.
+    RenewalStatus { AutoRenewal = "AutoRenewal", Normal = "Normal", NotRenewal = "NotRenewal" }
+);
+
+wire_enum!(
+    /// Unit of a subscription period or renewal duration.
+    PeriodUnit { Week = "Week", Month = "Month", Year = "Year" }
+);
+
+wire_enum!(
+    /// Why an instance is locked (OperationLocks).
+    LockReason {
+        Financial = "financial",
+        Security = "security",
+        Recycling = "recycling",
+        DedicatedHostFinancial = "dedicatedhostfinancial",
+        Refunded = "refunded",
+    }
+);
+
+wire_enum!(
+    /// Dedicated host states.
+    HostStatus {
+        Available = "Available",
+        UnderAssessment = "UnderAssessment",
+        PermanentFailure = "PermanentFailure",
+        TempUnavailable = "TempUnavailable",
+        Redeploying = "Redeploying",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub balance: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKey {
+    pub id: String,
+    pub secret: String,
+    pub account_id: i64,
+}
+
+/// The auto-renew settings of a subscription resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewalSettings {
+    pub status: RenewalStatus,
+    pub duration: u32,
+    pub unit: PeriodUnit,
+}
+
+impl Default for RenewalSettings {
+    fn default() -> Self {
+        Self {
+            status: RenewalStatus::Normal,
+            duration: 1,
+            unit: PeriodUnit::Month,
+        }
+    }
+}
+
+/// Subscription state of a PrePaid resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// End of the paid period (minute precision).
+    pub expired_time: DateTime<Utc>,
+    pub renewal: RenewalSettings,
+    /// When the next auto-renew charge is tried; `None` when none is planned.
+    pub next_renewal_attempt: Option<DateTime<Utc>>,
+    /// Set when the instance expired unpaid: the time it is released if still unpaid.
+    pub expiry_release_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub id: String,
+    pub account_id: i64,
+    pub region_id: String,
+    pub zone_id: String,
+    pub name: String,
+    pub description: String,
+    pub instance_type: String,
+    pub cpu: u32,
+    pub memory_mib: u32,
+    pub image_id: String,
+    pub charge_type: ChargeType,
+    pub status: InstanceStatus,
+    pub creation_time: DateTime<Utc>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub auto_release_time: Option<DateTime<Utc>>,
+    pub deletion_protection: bool,
+    /// Present for PrePaid instances.
+    pub subscription: Option<Subscription>,
+    pub locks: Vec<LockReason>,
+    pub tags: Vec<(String, String)>,
+    pub security_group_ids: Vec<String>,
+    pub vswitch_id: String,
+    pub dedicated_host_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DedicatedHost {
+    pub id: String,
+    pub account_id: i64,
+    pub region_id: String,
+    pub zone_id: String,
+    pub name: String,
+    pub description: String,
+    pub host_type: String,
+    pub charge_type: ChargeType,
+    pub status: HostStatus,
+    pub creation_time: DateTime<Utc>,
+    pub auto_release_time: Option<DateTime<Utc>>,
+    pub subscription: Option<Subscription>,
+    pub locks: Vec<LockReason>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The expiry ECS shows for pay-as-you-go resources, which never expire.
+pub fn post_paid_expired_time() -> DateTime<Utc> {
+    use chrono::TimeZone;
+    Utc.with_ymd_and_hms(2099, 12, 31, 15, 59, 0).unwrap()
+}

@@ -1,0 +1,148 @@
+//! Time formats on the wire and the auto-release window.
+
+use chrono::{DateTime, Duration, Months, NaiveDateTime, TimeZone, Timelike, Utc};
+
+/// Answers show times to the minute: `2017-12-10T04:04Z`.
+pub fn format_minute(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%MZ").to_string()
+}
+
+/// Optional times render as `""` when unset, as ECS does for AutoReleaseTime.
+pub fn format_minute_opt(t: Option<DateTime<Utc>>) -> String {
+    t.map(format_minute).unwrap_or_default()
+}
+
+/// Parses a request time, `yyyy-MM-ddTHH:mm:ssZ`, UTC only. Anything else is malformed.
+pub fn parse_utc_second(raw: &str) -> Option<DateTime<Utc>> {
+    // chrono accepts some looser shapes with %S; insist on the exact length first.
+    if raw.len() != 20 || !raw.ends_with('Z') {
+        return None;
+    }
+    NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%SZ")
+        .ok()
+        .map(|n| Utc.from_utc_datetime(&n))
+}
+
+pub fn truncate_to_minute(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .expect("second 0 is always valid")
+}
+
+/// Why an auto-release time was refused. ECS answers all three with the same code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseTimeError {
+    Malformed,
+    TooEarly,
+    TooLate,
+}
+
+/// The earliest allowed auto-release time is half an hour from now.
+pub const MIN_RELEASE_LEAD: Duration = Duration::minutes(30);
+/// The latest allowed auto-release time is three years from now.
+pub const MAX_RELEASE_MONTHS: u32 = 36;
+
+/// Reads an `AutoReleaseTime` parameter. Absent or empty means "cancel" (`Ok(None)`). The time is
+/// truncated to its minute first, and the window (30 minutes to 3 years from `now`) is checked on
+/// the truncated time, since that is the time that will be kept.
+pub fn auto_release_time(
+    raw: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ReleaseTimeError> {
+    let raw = match raw {
+        None => return Ok(None),
+        Some(s) if s.is_empty() => return Ok(None),
+        Some(s) => s,
+    };
+    let at = truncate_to_minute(parse_utc_second(raw).ok_or(ReleaseTimeError::Malformed)?);
+    if at < now + MIN_RELEASE_LEAD {
+        return Err(ReleaseTimeError::TooEarly);
+    }
+    let latest = now
+        .checked_add_months(Months::new(MAX_RELEASE_MONTHS))
+        .ok_or(ReleaseTimeError::TooLate)?;
+    if at > latest {
+        return Err(ReleaseTimeError::TooLate);
+    }
+    Ok(Some(at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn seconds_are_truncated_to_the_minute() {
+        let now = t("2026-01-01T00:00:00Z");
+        let got = auto_release_time(Some("2026-01-01T01:02:59Z"), now).unwrap();
+        assert_eq!(got, Some(t("2026-01-01T01:02:00Z")));
+    }
+
+    #[test]
+    fn absent_or_empty_cancels() {
+        let now = t("2026-01-01T00:00:00Z");
+        assert_eq!(auto_release_time(None, now), Ok(None));
+        assert_eq!(auto_release_time(Some(""), now), Ok(None));
+    }
+
+    #[test]
+    fn exactly_thirty_minutes_ahead_is_the_earliest_allowed() {
+        let now = t("2026-01-01T00:00:00Z");
+        assert!(auto_release_time(Some("2026-01-01T00:30:00Z"), now).is_ok());
+        assert_eq!(
+            auto_release_time(Some("2026-01-01T00:29:00Z"), now),
+            Err(ReleaseTimeError::TooEarly)
+        );
+    }
+
+    #[test]
+    fn window_is_checked_after_truncation() {
+        // 00:30:45 truncates to 00:30:00, which is less than 30 minutes after 00:00:30.
+        let now = t("2026-01-01T00:00:30Z");
+        assert_eq!(
+            auto_release_time(Some("2026-01-01T00:30:45Z"), now),
+            Err(ReleaseTimeError::TooEarly)
+        );
+    }
+
+    #[test]
+    fn three_years_is_the_latest_allowed() {
+        let now = t("2026-01-01T00:00:00Z");
+        assert!(auto_release_time(Some("2029-01-01T00:00:00Z"), now).is_ok());
+        assert_eq!(
+            auto_release_time(Some("2029-01-01T00:01:00Z"), now),
+            Err(ReleaseTimeError::TooLate)
+        );
+    }
+
+    #[test]
+    fn other_shapes_are_malformed() {
+        let now = t("2026-01-01T00:00:00Z");
+        for bad in [
+            "2026-01-02T00:00:00",
+            "2026-01-02T00:00Z",
+            "2026-01-02 00:00:00Z",
+            "2026-01-02T00:00:00+08:00",
+            "2026-01-02T00:00:00.000Z",
+            "2026-01-02",
+            "tomorrow",
+            "2026-13-02T00:00:00Z",
+        ] {
+            assert_eq!(
+                auto_release_time(Some(bad), now),
+                Err(ReleaseTimeError::Malformed),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn minute_format_drops_seconds() {
+        assert_eq!(format_minute(t("2030-01-01T01:02:03Z")), "2030-01-01T01:02Z");
+        assert_eq!(format_minute_opt(None), "");
+    }
+}

@@ -1,0 +1,378 @@
+//! Turning an HTTP request into an RPC request: parameters, auth mode, common parameters
+//! (spec §1.2–§1.4, §2.3 steps 1–3, §3.2 step 1). No secret is involved here.
+
+use chrono::{DateTime, Utc};
+use ecs_domain::ApiError;
+
+use crate::codes::{self, invalid_parameter, missing_parameter};
+use crate::encode::form_decode;
+use crate::params::Params;
+use crate::signature::v3::ACS3_HMAC_SHA256;
+use crate::timestamp::parse_timestamp;
+
+/// The only API version this server speaks.
+pub const API_VERSION: &str = "2014-05-26";
+
+/// An HTTP request as the server received it. Header names must be lower-case; a header may
+/// appear several times.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The raw query string, without the `?`.
+    pub query: Option<&'a str>,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+impl<'a> HttpRequest<'a> {
+    /// The first value of a header. Names are compared ignoring case anyway, so a caller that
+    /// forgot to lower-case does not silently lose headers.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header, in wire order.
+    pub fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a str> + 's {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the body is a form whose pairs are request parameters (pop-core POST sends all
+    /// parameters there, the classic SDK's `add_body_params` some of them).
+    pub fn has_form_body(&self) -> bool {
+        const FORM: &str = "application/x-www-form-urlencoded";
+        self.header("content-type").is_some_and(|ct| {
+            ct.trim_start()
+                .get(..FORM.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(FORM))
+        })
+    }
+
+    /// Query pairs, form-decoded, in wire order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_decode(self.query.unwrap_or("").as_bytes())
+    }
+
+    fn authorization_v3(&self) -> Option<&'a str> {
+        self.header("authorization")
+            .map(str::trim)
+            .filter(|a| a.starts_with("ACS3-"))
+    }
+}
+
+/// The response format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Json,
+    Xml,
+}
+
+impl Format {
+    /// The `Format` parameter, compared ignoring case (Tea with signature v2 sends `json`).
+    pub fn parse(s: &str) -> Option<Self> {
+        if s.eq_ignore_ascii_case("json") {
+            Some(Self::Json)
+        } else if s.eq_ignore_ascii_case("xml") {
+            Some(Self::Xml)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "JSON",
+            Self::Xml => "XML",
+        }
+    }
+}
+
+/// How the request is signed, with the values the signature check needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// HMAC-SHA1 over the parameters (`SignatureMethod=HMAC-SHA1`, `SignatureVersion=1.0`).
+    V1 {
+        access_key_id: String,
+        /// Base64, as sent (already form-decoded).
+        signature: String,
+    },
+    /// `Authorization: ACS3-HMAC-SHA256 Credential=…,SignedHeaders=…,Signature=…`.
+    V3 {
+        access_key_id: String,
+        /// Header names exactly as listed by the client, in its order.
+        signed_headers: Vec<String>,
+        /// Lower-case hex, as sent.
+        signature: String,
+    },
+}
+
+impl Auth {
+    pub fn access_key_id(&self) -> &str {
+        match self {
+            Self::V1 { access_key_id, .. } | Self::V3 { access_key_id, .. } => access_key_id,
+        }
+    }
+}
+
+/// A parsed RPC request. Action and Version are left optional because the spec checks them
+/// only after the signature (§2.3 step 7); see [`RpcRequest::action`] and
+/// [`RpcRequest::check_version`].
+#[derive(Debug, Clone)]
+pub struct RpcRequest {
+    /// Upper-case HTTP method (`GET` or `POST`).
+    pub method: String,
+    /// Query ∪ form body. For V1 this includes the common parameters (AccessKeyId, Signature…).
+    pub params: Params,
+    /// V1: the `Action` parameter, else the `x-acs-action` header. V3: the other way round,
+    /// because only the header is signed.
+    pub action: Option<String>,
+    /// Same precedence as `action`, with `Version` / `x-acs-version`.
+    pub version: Option<String>,
+    pub format: Format,
+    /// The `host` header as sent (empty if absent); use it as the error `HostId`.
+    pub host: String,
+    pub auth: Auth,
+    /// `SignatureNonce` (V1) or `x-acs-signature-nonce` (V3).
+    pub nonce: String,
+    /// `Timestamp` (V1) or `x-acs-date` (V3).
+    pub timestamp: DateTime<Utc>,
+    /// STS token: `SecurityToken` (V1) or `x-acs-security-token` (V3).
+    pub security_token: Option<String>,
+}
+
+impl RpcRequest {
+    /// The action name, or MissingParameter.
+    pub fn action(&self) -> Result<&str, ApiError> {
+        self.action
+            .as_deref()
+            .ok_or_else(|| missing_parameter("Action"))
+    }
+
+    /// MissingParameter when no version was sent, InvalidVersion unless it is [`API_VERSION`].
+    pub fn check_version(&self) -> Result<(), ApiError> {
+        match self.version.as_deref() {
+            None => Err(missing_parameter("Version")),
+            Some(API_VERSION) => Ok(()),
+            Some(_) => Err(codes::INVALID_VERSION.err()),
+        }
+    }
+}
+
+/// Parses an HTTP request into an RPC request without checking the signature.
+///
+/// Checks, in order: method (GET/POST), path (`/`), parameter map (no duplicates), auth mode and
+/// its required common parameters, SignatureMethod/SignatureVersion (V1) or the Authorization
+/// layout (V3), Timestamp format, Format.
+pub fn parse_request(req: &HttpRequest) -> Result<RpcRequest, ApiError> {
+    let method = req.method.to_ascii_uppercase();
+    if method != "GET" && method != "POST" {
+        return Err(codes::UNSUPPORTED_HTTP_METHOD.err());
+    }
+    // RPC lives at `/` only; anything else is an unknown API to the gateway.
+    if !(req.path.is_empty() || req.path == "/") {
+        return Err(codes::INVALID_ACTION_NOT_FOUND.err());
+    }
+
+    let params = collect_params(req)?;
+    let host = req.header("host").unwrap_or_default().to_string();
+
+    let signed = if let Some(authorization) = req.authorization_v3() {
+        parse_v3(req, &params, authorization)?
+    } else if params.contains("Signature") {
+        parse_v1(req, &params)?
+    } else if params.non_empty("AccessKeyId").is_none() {
+        return Err(missing_parameter("AccessKeyId"));
+    } else {
+        return Err(missing_parameter("Signature"));
+    };
+
+    let format = match params.get("Format") {
+        Some(f) => Format::parse(f).ok_or_else(|| invalid_parameter("Format"))?,
+        None => signed.default_format,
+    };
+
+    Ok(RpcRequest {
+        method,
+        params,
+        action: signed.action,
+        version: signed.version,
+        format,
+        host,
+        auth: signed.auth,
+        nonce: signed.nonce,
+        timestamp: signed.timestamp,
+        security_token: signed.security_token,
+    })
+}
+
+/// The format an error should be rendered in when [`parse_request`] failed: the request's
+/// `Format` if valid, else the default its auth mode would get (V3 → JSON, V1 → XML), else JSON,
+/// which every SDK can read as an error.
+pub fn error_format(req: &HttpRequest) -> Format {
+    let mut pairs = req.query_pairs();
+    if req.has_form_body() {
+        pairs.extend(form_decode(req.body));
+    }
+    if let Some(f) = pairs
+        .iter()
+        .find(|(k, _)| k == "Format")
+        .and_then(|(_, v)| Format::parse(v))
+    {
+        return f;
+    }
+    if req.authorization_v3().is_none() && pairs.iter().any(|(k, _)| k == "Signature") {
+        Format::Xml
+    } else {
+        Format::Json
+    }
+}
+
+/// Query ∪ form body. A name sent twice is rejected rather than guessing which one was signed.
+fn collect_params(req: &HttpRequest) -> Result<Params, ApiError> {
+    let mut pairs = req.query_pairs();
+    if req.has_form_body() {
+        pairs.extend(form_decode(req.body));
+    }
+    Params::from_pairs(pairs)
+}
+
+/// What the auth-mode-specific parsing yields.
+struct Signed {
+    auth: Auth,
+    nonce: String,
+    timestamp: DateTime<Utc>,
+    action: Option<String>,
+    version: Option<String>,
+    security_token: Option<String>,
+    default_format: Format,
+}
+
+fn parse_v1(req: &HttpRequest, params: &Params) -> Result<Signed, ApiError> {
+    let required = |name: &str| {
+        params
+            .non_empty(name)
+            .map(str::to_string)
+            .ok_or_else(|| missing_parameter(name))
+    };
+    let access_key_id = required("AccessKeyId")?;
+    let signature = required("Signature")?;
+    let signature_method = required("SignatureMethod")?;
+    let signature_version = required("SignatureVersion")?;
+    let nonce = required("SignatureNonce")?;
+    let timestamp = required("Timestamp")?;
+
+    if signature_method != "HMAC-SHA1" {
+        return Err(codes::INVALID_SIGNATURE_METHOD.err());
+    }
+    // No dedicated gateway code is known for a bad SignatureVersion; InvalidParameter names it.
+    if signature_version != "1.0" {
+        return Err(invalid_parameter("SignatureVersion"));
+    }
+    let timestamp =
+        parse_timestamp(&timestamp).ok_or_else(|| codes::INVALID_TIMESTAMP_FORMAT.err())?;
+
+    // The parameters are signed, the x-acs-* headers are not: parameters win.
+    let pick = |param: &str, header: &str| {
+        params
+            .non_empty(param)
+            .or_else(|| req.header(header).filter(|v| !v.is_empty()))
+            .map(str::to_string)
+    };
+    Ok(Signed {
+        auth: Auth::V1 {
+            access_key_id,
+            signature,
+        },
+        nonce,
+        timestamp,
+        action: pick("Action", "x-acs-action"),
+        version: pick("Version", "x-acs-version"),
+        security_token: params.non_empty("SecurityToken").map(str::to_string),
+        // The API docs: XML when Format is absent.
+        default_format: Format::Xml,
+    })
+}
+
+fn parse_v3(req: &HttpRequest, params: &Params, authorization: &str) -> Result<Signed, ApiError> {
+    let (access_key_id, signed_headers, signature) = parse_authorization(authorization)?;
+
+    let required = |name: &str| {
+        req.header(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| missing_parameter(name))
+    };
+    let date = required("x-acs-date")?;
+    let nonce = required("x-acs-signature-nonce")?;
+    // Compared with the body's hash in the signature check.
+    required("x-acs-content-sha256")?;
+    let timestamp = parse_timestamp(&date).ok_or_else(|| codes::INVALID_TIMESTAMP_FORMAT.err())?;
+
+    // Tea sends Action/Version only as headers (which it signs); a parameter is a fallback.
+    let pick = |header: &str, param: &str| {
+        req.header(header)
+            .filter(|v| !v.is_empty())
+            .or_else(|| params.non_empty(param))
+            .map(str::to_string)
+    };
+    Ok(Signed {
+        auth: Auth::V3 {
+            access_key_id,
+            signed_headers,
+            signature,
+        },
+        nonce,
+        timestamp,
+        action: pick("x-acs-action", "Action"),
+        version: pick("x-acs-version", "Version"),
+        security_token: req
+            .header("x-acs-security-token")
+            .filter(|v| !v.is_empty())
+            .map(str::to_string),
+        // Tea sends no Format and JSON-parses every 2xx body.
+        default_format: Format::Json,
+    })
+}
+
+/// Splits `ACS3-HMAC-SHA256 Credential=ID,SignedHeaders=a;b,Signature=HEX` into its parts.
+fn parse_authorization(value: &str) -> Result<(String, Vec<String>, String), ApiError> {
+    let incomplete = || codes::INCOMPLETE_SIGNATURE.err();
+    let (algorithm, rest) = value.trim().split_once(' ').ok_or_else(incomplete)?;
+    // Other ACS3 algorithms (HMAC-SM3, RSA-SHA256) exist but no ECS SDK uses them by default.
+    if algorithm != ACS3_HMAC_SHA256 {
+        return Err(incomplete());
+    }
+    let (mut credential, mut signed, mut signature) = (None, None, None);
+    for part in rest.split(',') {
+        let (k, v) = part.trim().split_once('=').ok_or_else(incomplete)?;
+        let slot = match k.trim() {
+            "Credential" => &mut credential,
+            "SignedHeaders" => &mut signed,
+            "Signature" => &mut signature,
+            _ => return Err(incomplete()),
+        };
+        if slot.replace(v.trim()).is_some() {
+            return Err(incomplete());
+        }
+    }
+    let nonempty = |v: Option<&str>| v.filter(|s| !s.is_empty()).ok_or_else(incomplete);
+    let credential = nonempty(credential)?;
+    let signed = nonempty(signed)?;
+    let signature = nonempty(signature)?;
+    let signed_headers: Vec<String> = signed.split(';').map(str::to_string).collect();
+    if signed_headers.iter().any(String::is_empty) {
+        return Err(incomplete());
+    }
+    Ok((
+        credential.to_string(),
+        signed_headers,
+        signature.to_string(),
+    ))
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs what the SDK end-to-end tests need, idempotently:
+#   - a Python venv at .venv with the pinned official Python SDKs and pytest
+#     (tests/sdk/python/requirements.txt + constraints.txt)
+#   - node_modules in tests/sdk/node from package.json / package-lock.json (npm ci)
+# Work already done is skipped: each step writes a stamp holding the hash of its inputs.
+# Needs: python3 with venv + ensurepip (Debian: python3-venv), node and npm. Registries: PyPI, npm.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PY_DIR=tests/sdk/python
+NODE_DIR=tests/sdk/node
+VENV=.venv
+
+log() { printf '[install-test-deps] %s\n' "$*"; }
+
+hash_files() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# ---- Python ---------------------------------------------------------------------------------
+PYTHON="${PYTHON:-python3}"
+py_hash="$(hash_files "$PY_DIR/requirements.txt" "$PY_DIR/constraints.txt")-$("$PYTHON" -c 'import sys; print(sys.version.split()[0])')"
+py_stamp="$VENV/.ecsd-deps-stamp"
+if [[ -x "$VENV/bin/python" && -f "$py_stamp" && "$(cat "$py_stamp")" == "$py_hash" ]]; then
+  log "python venv up to date ($VENV)"
+else
+  if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    log "creating venv $VENV with $("$PYTHON" --version 2>&1)"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  log "installing Python SDKs and pytest"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+    -r "$PY_DIR/requirements.txt" -c "$PY_DIR/constraints.txt"
+  # Fail here, not in the middle of a test run, if an import is broken.
+  "$VENV/bin/python" - <<'PYEOF'
+import aliyunsdkcore, aliyunsdkecs.request.v20140526.DescribeInstancesRequest  # noqa: F401
+import alibabacloud_ecs20140526.client, alibabacloud_tea_openapi.models  # noqa: F401
+import pytest  # noqa: F401
+PYEOF
+  echo "$py_hash" > "$py_stamp"
+  log "python deps installed"
+fi
+
+# ---- Node -----------------------------------------------------------------------------------
+node_hash="$(hash_files "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json")-$(node --version)"
+node_stamp="$NODE_DIR/node_modules/.ecsd-deps-stamp"
+if [[ -f "$node_stamp" && "$(cat "$node_stamp")" == "$node_hash" ]]; then
+  log "node_modules up to date ($NODE_DIR)"
+else
+  log "installing Node SDKs (npm ci)"
+  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$NODE_DIR" && node -e "require('@alicloud/pop-core'); require('@alicloud/ecs20140526'); require('@alicloud/openapi-core')")
+  echo "$node_hash" > "$node_stamp"
+  log "node deps installed"
+fi
