@@ -84,27 +84,54 @@ impl Catalog {
             region(
                 "cn-hangzhou",
                 "华东1（杭州）",
-                &["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-j", "cn-hangzhou-k"],
+                &[
+                    "cn-hangzhou-h",
+                    "cn-hangzhou-i",
+                    "cn-hangzhou-j",
+                    "cn-hangzhou-k",
+                ],
             ),
             region(
                 "cn-shanghai",
                 "华东2（上海）",
-                &["cn-shanghai-e", "cn-shanghai-f", "cn-shanghai-g", "cn-shanghai-l"],
+                &[
+                    "cn-shanghai-e",
+                    "cn-shanghai-f",
+                    "cn-shanghai-g",
+                    "cn-shanghai-l",
+                ],
             ),
             region(
                 "cn-beijing",
                 "华北2（北京）",
-                &["cn-beijing-g", "cn-beijing-h", "cn-beijing-i", "cn-beijing-k"],
+                &[
+                    "cn-beijing-g",
+                    "cn-beijing-h",
+                    "cn-beijing-i",
+                    "cn-beijing-k",
+                ],
             ),
-            region("cn-shenzhen", "华南1（深圳）", &["cn-shenzhen-d", "cn-shenzhen-e"]),
+            region(
+                "cn-shenzhen",
+                "华南1（深圳）",
+                &["cn-shenzhen-d", "cn-shenzhen-e"],
+            ),
             region(
                 "ap-southeast-1",
                 "新加坡",
                 &["ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c"],
             ),
             region("us-west-1", "美国（硅谷）", &["us-west-1a", "us-west-1b"]),
-            region("us-east-1", "美国（弗吉尼亚）", &["us-east-1a", "us-east-1b"]),
-            region("eu-central-1", "德国（法兰克福）", &["eu-central-1a", "eu-central-1b"]),
+            region(
+                "us-east-1",
+                "美国（弗吉尼亚）",
+                &["us-east-1a", "us-east-1b"],
+            ),
+            region(
+                "eu-central-1",
+                "德国（法兰克福）",
+                &["eu-central-1a", "eu-central-1b"],
+            ),
         ];
 
         // Sizes and memory-per-vCPU follow the families: g = 1:4, c = 1:2, r = 1:8.
@@ -165,14 +192,26 @@ mod tests {
     #[test]
     fn builtin_has_the_common_types_and_regions() {
         let c = Catalog::builtin();
-        for t in ["ecs.g7.large", "ecs.c7.xlarge", "ecs.r7.2xlarge", "ecs.g6.large", "ecs.c6.large"] {
+        for t in [
+            "ecs.g7.large",
+            "ecs.c7.xlarge",
+            "ecs.r7.2xlarge",
+            "ecs.g6.large",
+            "ecs.c6.large",
+        ] {
             assert!(c.instance_type(t).is_some(), "{t}");
         }
         assert_eq!(c.instance_type("ecs.g7.large").unwrap().memory_mib, 8192);
         for h in ["ddh.g6", "ddh.g7", "ddh.c7"] {
             assert!(c.host_type(h).is_some(), "{h}");
         }
-        for r in ["cn-hangzhou", "cn-shanghai", "cn-beijing", "ap-southeast-1", "us-west-1"] {
+        for r in [
+            "cn-hangzhou",
+            "cn-shanghai",
+            "cn-beijing",
+            "ap-southeast-1",
+            "us-west-1",
+        ] {
             assert!(c.region(r).is_some(), "{r}");
         }
     }

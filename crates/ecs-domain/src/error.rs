@@ -74,10 +74,16 @@ impl From<ErrorCode> for ApiError {
 pub mod common {
     use super::{ApiError, ErrorCode};
 
-    pub const INVALID_PARAMETER: ErrorCode =
-        ErrorCode::new(400, "InvalidParameter", "The specified parameter is not valid.");
-    pub const UNSUPPORTED_PARAMETER: ErrorCode =
-        ErrorCode::new(400, "UnsupportedParameter", "The parameters is unsupported.");
+    pub const INVALID_PARAMETER: ErrorCode = ErrorCode::new(
+        400,
+        "InvalidParameter",
+        "The specified parameter is not valid.",
+    );
+    pub const UNSUPPORTED_PARAMETER: ErrorCode = ErrorCode::new(
+        400,
+        "UnsupportedParameter",
+        "The parameters is unsupported.",
+    );
     pub const INTERNAL_ERROR: ErrorCode = ErrorCode::new(
         500,
         "InternalError",

@@ -228,7 +228,10 @@ pub fn attempt_renewal(
     at: DateTime<Utc>,
 ) -> (Outcome, Option<Money>) {
     let price = renewal_price(monthly_price, &sub.renewal).unwrap_or(Money::from_units(i64::MAX));
-    match balance.checked_sub(price).filter(|left| *left >= Money::ZERO) {
+    match balance
+        .checked_sub(price)
+        .filter(|left| *left >= Money::ZERO)
+    {
         Some(left) => {
             let new_expiry = add_period(sub.expired_time, sub.renewal.duration, sub.renewal.unit)
                 .unwrap_or(sub.expired_time);
@@ -341,12 +344,8 @@ mod tests {
         let mut sub =
             new_subscription(now, 1, PeriodUnit::Month, auto(2, PeriodUnit::Month)).unwrap();
         let at = sub.next_renewal_attempt.unwrap();
-        let (outcome, left) = attempt_renewal(
-            &mut sub,
-            "100".parse().unwrap(),
-            "250".parse().unwrap(),
-            at,
-        );
+        let (outcome, left) =
+            attempt_renewal(&mut sub, "100".parse().unwrap(), "250".parse().unwrap(), at);
         assert_eq!(left, Some("50".parse().unwrap()));
         assert_eq!(sub.expired_time, t("2026-04-01T10:00:00Z"));
         assert!(matches!(outcome, Outcome::Renewed { .. }));

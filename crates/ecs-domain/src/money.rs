@@ -114,7 +114,11 @@ mod tests {
             ("0.0001", "0.0001"),
             ("-2.25", "-2.25"),
         ] {
-            assert_eq!(input.parse::<Money>().unwrap().to_string(), shown, "{input}");
+            assert_eq!(
+                input.parse::<Money>().unwrap().to_string(),
+                shown,
+                "{input}"
+            );
         }
     }
 

@@ -142,7 +142,10 @@ mod tests {
 
     #[test]
     fn minute_format_drops_seconds() {
-        assert_eq!(format_minute(t("2030-01-01T01:02:03Z")), "2030-01-01T01:02Z");
+        assert_eq!(
+            format_minute(t("2030-01-01T01:02:03Z")),
+            "2030-01-01T01:02Z"
+        );
         assert_eq!(format_minute_opt(None), "");
     }
 }

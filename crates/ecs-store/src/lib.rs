@@ -119,6 +119,8 @@ pub struct InstanceFilter {
     /// Exact name, or a pattern with `*` wildcards.
     pub name: Option<String>,
     pub lock_reason: Option<String>,
+    /// Only instances placed on this dedicated host.
+    pub host_id: Option<String>,
 }
 
 /// Filters of DescribeDedicatedHosts.
@@ -181,8 +183,11 @@ pub trait StoreTx {
     fn host(&mut self, account_id: i64, id: &str) -> StoreResult<Option<DedicatedHost>>;
     fn put_host(&mut self, host: &DedicatedHost) -> StoreResult<()>;
     fn delete_host(&mut self, account_id: i64, id: &str) -> StoreResult<bool>;
-    fn list_hosts(&mut self, filter: &HostFilter, page: Page)
-        -> StoreResult<Listing<DedicatedHost>>;
+    fn list_hosts(
+        &mut self,
+        filter: &HostFilter,
+        page: Page,
+    ) -> StoreResult<Listing<DedicatedHost>>;
     /// How many instances are placed on a host.
     fn instances_on_host(&mut self, account_id: i64, host_id: &str) -> StoreResult<u64>;
 
@@ -222,8 +227,7 @@ pub trait StoreTx {
 
 /// A transaction body, boxed so that [`Store`] can be used as a trait object. It is `'static`
 /// because an engine may run it on its own writer thread.
-pub type TxFn =
-    Box<dyn FnOnce(&mut dyn StoreTx) -> TxResult<Box<dyn Any + Send>> + Send + 'static>;
+pub type TxFn = Box<dyn FnOnce(&mut dyn StoreTx) -> TxResult<Box<dyn Any + Send>> + Send + 'static>;
 
 /// A storage engine. Calls block; async callers run them on a blocking thread.
 pub trait Store: Send + Sync + 'static {
@@ -266,8 +270,9 @@ where
 }
 
 fn unbox<T: 'static>(value: Box<dyn Any + Send>) -> TxResult<T> {
-    value
-        .downcast::<T>()
-        .map(|v| *v)
-        .map_err(|_| TxError::Store(StoreError::Backend("transaction result of another type".into())))
+    value.downcast::<T>().map(|v| *v).map_err(|_| {
+        TxError::Store(StoreError::Backend(
+            "transaction result of another type".into(),
+        ))
+    })
 }

@@ -18,9 +18,7 @@ impl Params {
 
     /// Builds the map from decoded pairs. A name given twice (in the query, in the body, or once
     /// in each) is ambiguous — no SDK does it — so it is rejected naming the parameter.
-    pub fn from_pairs(
-        pairs: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Self, ApiError> {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, ApiError> {
         let mut map = BTreeMap::new();
         for (k, v) in pairs {
             if map.contains_key(&k) {
@@ -166,10 +164,11 @@ impl Params {
     /// `(rest, value)` for keys `prefix.rest`.
     fn with_prefix<'a>(&'a self, prefix: &str) -> impl Iterator<Item = (&'a str, &'a str)> {
         let start = format!("{prefix}.");
+        let skip = start.len();
         self.0
             .range(start.clone()..)
             .take_while(move |(k, _)| k.starts_with(&start))
-            .map(move |(k, v)| (&k[prefix.len() + 1..], v.as_str()))
+            .map(move |(k, v)| (&k[skip..], v.as_str()))
     }
 }
 

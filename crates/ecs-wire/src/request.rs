@@ -179,7 +179,8 @@ pub fn parse_request(req: &HttpRequest) -> Result<RpcRequest, ApiError> {
         return Err(codes::INVALID_ACTION_NOT_FOUND.err());
     }
 
-    let params = collect_params(req)?;
+    // A name sent twice is rejected rather than guessing which one was signed.
+    let params = Params::from_pairs(parameter_pairs(req))?;
     let host = req.header("host").unwrap_or_default().to_string();
 
     let signed = if let Some(authorization) = req.authorization_v3() {
@@ -192,7 +193,7 @@ pub fn parse_request(req: &HttpRequest) -> Result<RpcRequest, ApiError> {
         return Err(missing_parameter("Signature"));
     };
 
-    let format = match params.get("Format") {
+    let format = match params.non_empty("Format") {
         Some(f) => Format::parse(f).ok_or_else(|| invalid_parameter("Format"))?,
         None => signed.default_format,
     };
@@ -215,10 +216,7 @@ pub fn parse_request(req: &HttpRequest) -> Result<RpcRequest, ApiError> {
 /// `Format` if valid, else the default its auth mode would get (V3 → JSON, V1 → XML), else JSON,
 /// which every SDK can read as an error.
 pub fn error_format(req: &HttpRequest) -> Format {
-    let mut pairs = req.query_pairs();
-    if req.has_form_body() {
-        pairs.extend(form_decode(req.body));
-    }
+    let pairs = parameter_pairs(req);
     if let Some(f) = pairs
         .iter()
         .find(|(k, _)| k == "Format")
@@ -233,13 +231,13 @@ pub fn error_format(req: &HttpRequest) -> Format {
     }
 }
 
-/// Query ∪ form body. A name sent twice is rejected rather than guessing which one was signed.
-fn collect_params(req: &HttpRequest) -> Result<Params, ApiError> {
+/// Query pairs followed by form-body pairs, duplicates kept.
+fn parameter_pairs(req: &HttpRequest) -> Vec<(String, String)> {
     let mut pairs = req.query_pairs();
     if req.has_form_body() {
         pairs.extend(form_decode(req.body));
     }
-    Params::from_pairs(pairs)
+    pairs
 }
 
 /// What the auth-mode-specific parsing yields.
@@ -362,10 +360,9 @@ fn parse_authorization(value: &str) -> Result<(String, Vec<String>, String), Api
             return Err(incomplete());
         }
     }
-    let nonempty = |v: Option<&str>| v.filter(|s| !s.is_empty()).ok_or_else(incomplete);
-    let credential = nonempty(credential)?;
-    let signed = nonempty(signed)?;
-    let signature = nonempty(signature)?;
+    let [credential, signed, signature] =
+        [credential, signed, signature].map(|v| v.filter(|s| !s.is_empty()).ok_or_else(incomplete));
+    let (credential, signed, signature) = (credential?, signed?, signature?);
     let signed_headers: Vec<String> = signed.split(';').map(str::to_string).collect();
     if signed_headers.iter().any(String::is_empty) {
         return Err(incomplete());

@@ -1,1 +1,139 @@
-fn main() {}
+//! `ecsd`: the server and its command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+mod accounts;
+mod app;
+mod cli;
+mod clock;
+mod ops;
+mod scheduler;
+mod serve;
+mod server;
+
+use clock::ClockMode;
+
+#[derive(Parser)]
+#[command(
+    name = "ecsd",
+    version,
+    about = "An ECS-compatible instance release lifecycle server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+pub struct DataDir {
+    /// Where the embedded database lives.
+    #[arg(long, env = "ECSD_DATA_DIR", default_value = "./ecsd-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args, Clone)]
+pub struct AdminTarget {
+    /// Base URL of a running ecsd.
+    #[arg(long, env = "ECSD_URL", default_value = "http://127.0.0.1:9380")]
+    pub server: String,
+    /// Bearer token of its admin API.
+    #[arg(long, env = "ECSD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Accounts (offline, against the data dir).
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Access keys (offline, against the data dir).
+    #[command(subcommand, name = "access-key")]
+    AccessKey(AccessKeyCommand),
+    /// The server's clock (through the admin API).
+    #[command(subcommand)]
+    Clock(ClockCommand),
+    /// Lifecycle events recorded by the server (through the admin API).
+    Events {
+        #[command(flatten)]
+        target: AdminTarget,
+        /// Cursor from a previous listing.
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account.
+    Create {
+        name: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccessKeyCommand {
+    /// Create an access key for an account and print it.
+    Create {
+        #[arg(long)]
+        account: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClockCommand {
+    /// Show the server's time and clock mode.
+    Show {
+        #[command(flatten)]
+        target: AdminTarget,
+    },
+    /// Move a virtual clock forward, e.g. `9d12h`, `90m`, `30s`.
+    Advance {
+        duration: String,
+        #[command(flatten)]
+        target: AdminTarget,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ECSD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Account(AccountCommand::Create { name, dir }) => {
+            accounts::create_account(&dir.data_dir, &name)
+        }
+        Command::AccessKey(AccessKeyCommand::Create { account, dir }) => {
+            accounts::create_access_key(&dir.data_dir, &account)
+        }
+        Command::Clock(ClockCommand::Show { target }) => cli::clock_show(&target),
+        Command::Clock(ClockCommand::Advance { duration, target }) => {
+            cli::clock_advance(&target, &duration)
+        }
+        Command::Events { target, since } => cli::events(&target, since.as_deref()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("ecsd: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+// Used by the `ClockMode` value parser of `serve`.
+#[allow(unused_imports)]
+use ClockMode as _;

@@ -41,7 +41,11 @@ pub fn string_to_sign_v1(method: &str, params: &BTreeMap<String, String>) -> Str
 
 /// The base64 V1 signature of `params` (any `Signature` entry is ignored).
 pub fn sign_v1(method: &str, params: &BTreeMap<String, String>, secret: &str) -> String {
-    BASE64.encode(mac(secret, &string_to_sign_v1(method, params)).finalize().into_bytes())
+    BASE64.encode(
+        mac(secret, &string_to_sign_v1(method, params))
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// A complete signed query string (or form body): `params` plus `Signature`, percent-encoded.

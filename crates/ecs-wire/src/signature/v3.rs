@@ -107,14 +107,8 @@ pub fn sign_v3(
     secret: &str,
 ) -> String {
     let signed = signed_header_names(headers);
-    let canonical = canonical_request_v3(
-        method,
-        path,
-        query,
-        headers,
-        &signed,
-        &content_sha256(body),
-    );
+    let canonical =
+        canonical_request_v3(method, path, query, headers, &signed, &content_sha256(body));
     signature_v3(&string_to_sign_v3(&canonical), secret)
 }
 
@@ -136,7 +130,10 @@ pub fn authorization_v3(
 }
 
 fn signed_header_names(headers: &[(String, String)]) -> Vec<String> {
-    let mut names: Vec<String> = headers.iter().map(|(k, _)| k.to_ascii_lowercase()).collect();
+    let mut names: Vec<String> = headers
+        .iter()
+        .map(|(k, _)| k.to_ascii_lowercase())
+        .collect();
     names.sort();
     names.dedup();
     names

@@ -1,0 +1,137 @@
+//! The SQLite schema, created and upgraded on open.
+//!
+//! `PRAGMA user_version` holds how many entries of [`MIGRATIONS`] a database has had applied.
+//! Opening applies the missing ones, in order, inside one transaction, so a crash half way leaves
+//! the previous version intact. A released entry is never edited: a schema change is a new entry.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::DbResult;
+use crate::{StoreError, StoreResult};
+
+/// Entry `i` takes a database from version `i` to version `i + 1`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The first schema.
+///
+/// Times are integer unix seconds (UTC) with a companion nanoseconds column, so that a time
+/// comes back exactly as it was put (the scheduler compares a job's due time with the resource's
+/// own fields) while the seconds column alone keeps range scans on the due index cheap.
+const V1: &str = "
+CREATE TABLE accounts (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    name    TEXT NOT NULL UNIQUE,
+    balance INTEGER NOT NULL DEFAULT 0 -- ten-thousandths, Money::units
+);
+
+CREATE TABLE access_keys (
+    id         TEXT PRIMARY KEY,
+    secret     TEXT NOT NULL,
+    account_id INTEGER NOT NULL REFERENCES accounts(id)
+) WITHOUT ROWID;
+
+-- seq is the creation order listings are sorted by; AUTOINCREMENT so that a deleted
+-- instance's seq is never handed out again and Page::After cursors stay valid.
+-- The scalar columns copy fields of `data` (the whole domain value, JSON) for filtering.
+CREATE TABLE instances (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    account_id   INTEGER NOT NULL REFERENCES accounts(id),
+    region_id    TEXT NOT NULL,
+    zone_id      TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    charge_type  TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    host_id      TEXT,
+    lock_reasons TEXT NOT NULL, -- ',financial,security,' or '' so instr() finds one reason
+    data         TEXT NOT NULL
+);
+CREATE INDEX instances_by_account ON instances(account_id, seq);
+CREATE INDEX instances_by_region ON instances(account_id, region_id, seq);
+CREATE INDEX instances_by_host ON instances(account_id, host_id) WHERE host_id IS NOT NULL;
+
+CREATE TABLE hosts (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    account_id   INTEGER NOT NULL REFERENCES accounts(id),
+    region_id    TEXT NOT NULL,
+    zone_id      TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    charge_type  TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    lock_reasons TEXT NOT NULL,
+    data         TEXT NOT NULL
+);
+CREATE INDEX hosts_by_account ON hosts(account_id, seq);
+CREATE INDEX hosts_by_region ON hosts(account_id, region_id, seq);
+
+-- The due-time index. resource_kind is part of the key so an instance and a host can never
+-- clobber each other's jobs, whatever their ids look like.
+CREATE TABLE jobs (
+    resource_kind TEXT NOT NULL,
+    resource_id   TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    account_id    INTEGER NOT NULL,
+    due_at        INTEGER NOT NULL,
+    due_ns        INTEGER NOT NULL,
+    PRIMARY KEY (resource_kind, resource_id, kind)
+) WITHOUT ROWID;
+-- Carries the whole ORDER BY of due_jobs, so the scheduler reads the first rows of a range
+-- and never sorts or scans the table.
+CREATE INDEX jobs_by_due ON jobs(due_at, due_ns, resource_id, kind);
+
+CREATE TABLE events (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id    INTEGER NOT NULL,
+    resource_kind TEXT NOT NULL,
+    resource_id   TEXT NOT NULL,
+    action        TEXT NOT NULL,
+    scheduled_at  INTEGER,
+    scheduled_ns  INTEGER,
+    happened_at   INTEGER NOT NULL,
+    happened_ns   INTEGER NOT NULL,
+    outcome       TEXT NOT NULL,
+    detail        TEXT NOT NULL
+);
+
+CREATE TABLE idempotency (
+    account_id  INTEGER NOT NULL,
+    action      TEXT NOT NULL,
+    token       TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    response    TEXT NOT NULL,
+    PRIMARY KEY (account_id, action, token)
+) WITHOUT ROWID;
+
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
+/// The schema version this build writes.
+pub(super) const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database up to [`CURRENT_VERSION`].
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    // IMMEDIATE: two processes opening the same fresh file must not both create the tables.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .db()?;
+    if !(0..=CURRENT_VERSION).contains(&version) {
+        return Err(StoreError::Backend(format!(
+            "database schema version {version} is not one this ecsd knows (0..={CURRENT_VERSION}); \
+             it was written by a newer ecsd or is not an ecsd database"
+        )));
+    }
+    for (done, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql).db()?;
+        tx.pragma_update(None, "user_version", done as i64 + 1)
+            .db()?;
+        tracing::info!(version = done + 1, "sqlite schema migrated");
+    }
+    tx.commit().db()
+}

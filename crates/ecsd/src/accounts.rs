@@ -1,0 +1,132 @@
+//! Accounts and access keys: the offline commands and the start-up bootstrap of the default
+//! account's key.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ecs_domain::model::AccessKey;
+use ecs_store::sqlite::SqliteStore;
+use ecs_store::{Store, StoreExt, TxError};
+
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+pub fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, String> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
+    let path = data_dir.join("ecsd.sqlite3");
+    let store = SqliteStore::open(&path)
+        .map_err(|e| format!("cannot open store {}: {e}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+fn tx_message(e: TxError) -> String {
+    match e {
+        TxError::Rejected(api) => api.message.into_owned(),
+        TxError::Store(s) => s.to_string(),
+    }
+}
+
+/// A fresh key pair in the shape of Alibaba Cloud's: `LTAI` + 20 characters, and a
+/// 30-character secret.
+pub fn new_key_pair() -> (String, String) {
+    use rand::Rng;
+    const ALPHANUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    let mut pick = |n: usize| -> String {
+        (0..n)
+            .map(|_| ALPHANUM[rng.gen_range(0..ALPHANUM.len())] as char)
+            .collect()
+    };
+    (format!("LTAI{}", pick(20)), pick(30))
+}
+
+pub fn create_account(data_dir: &Path, name: &str) -> Result<(), String> {
+    let store = open_store(data_dir)?;
+    let owned = name.to_string();
+    let account = store
+        .write(move |tx| {
+            if tx.account_by_name(&owned)?.is_some() {
+                return Err(ecs_domain::error::common::INVALID_PARAMETER
+                    .with_message(format!("account {owned} already exists"))
+                    .into());
+            }
+            Ok(tx.create_account(&owned)?)
+        })
+        .map_err(tx_message)?;
+    println!("Account: {} (id {})", account.name, account.id);
+    Ok(())
+}
+
+pub fn create_access_key(data_dir: &Path, account: &str) -> Result<(), String> {
+    let store = open_store(data_dir)?;
+    let (id, secret) = new_key_pair();
+    let (owned, key_id, key_secret) = (account.to_string(), id.clone(), secret.clone());
+    store
+        .write(move |tx| {
+            let Some(acc) = tx.account_by_name(&owned)? else {
+                return Err(ecs_domain::error::common::INVALID_PARAMETER
+                    .with_message(format!("no account named {owned}"))
+                    .into());
+            };
+            tx.put_access_key(&AccessKey {
+                id: key_id,
+                secret: key_secret,
+                account_id: acc.id,
+            })?;
+            Ok(())
+        })
+        .map_err(tx_message)?;
+    println!("Account: {account}");
+    println!("AccessKeyId: {id}");
+    println!("AccessKeySecret: {secret}");
+    Ok(())
+}
+
+/// Makes sure the default account exists and has a key: the one from the environment, or (on
+/// an empty store) a generated one, printed once.
+pub fn bootstrap_default(
+    store: &Arc<dyn Store>,
+    env_key: Option<(String, String)>,
+) -> Result<(), String> {
+    let generated = store
+        .write(move |tx| {
+            let account = match tx.account_by_name(DEFAULT_ACCOUNT)? {
+                Some(a) => a,
+                None => tx.create_account(DEFAULT_ACCOUNT)?,
+            };
+            match env_key {
+                Some((id, secret)) => {
+                    if let Some(existing) = tx.access_key(&id)? {
+                        if existing.account_id != account.id {
+                            return Err(ecs_domain::error::common::INVALID_PARAMETER
+                                .with_message(format!("access key {id} belongs to another account"))
+                                .into());
+                        }
+                    }
+                    tx.put_access_key(&AccessKey {
+                        id,
+                        secret,
+                        account_id: account.id,
+                    })?;
+                    Ok(None)
+                }
+                None if tx.access_keys()?.is_empty() => {
+                    let (id, secret) = new_key_pair();
+                    tx.put_access_key(&AccessKey {
+                        id: id.clone(),
+                        secret: secret.clone(),
+                        account_id: account.id,
+                    })?;
+                    Ok(Some((id, secret)))
+                }
+                None => Ok(None),
+            }
+        })
+        .map_err(tx_message)?;
+    if let Some((id, secret)) = generated {
+        println!("Generated an access key for the default account (shown once):");
+        println!("AccessKeyId: {id}");
+        println!("AccessKeySecret: {secret}");
+    }
+    Ok(())
+}

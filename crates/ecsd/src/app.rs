@@ -1,0 +1,121 @@
+//! What every part of the server shares: the store, the clock, the catalog, and the caches in
+//! front of the store for keys and nonces.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, Duration, Utc};
+use ecs_domain::catalog::Catalog;
+use ecs_domain::error::common::INTERNAL_ERROR;
+use ecs_domain::model::AccessKey;
+use ecs_domain::ApiError;
+use ecs_store::{Store, StoreExt, StoreTx, TxError, TxResult};
+
+use crate::clock::ServerClock;
+
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub clock: ServerClock,
+    pub catalog: Arc<Catalog>,
+    /// How long an expired, unpaid subscription is kept before release.
+    pub expiry_grace: Duration,
+    /// Bearer token of the admin API; `None` turns the API off.
+    pub admin_token: Option<String>,
+    keys: RwLock<HashMap<String, AccessKey>>,
+    nonces: NonceCache,
+    /// Serializes lifecycle runs (the ticking scheduler and clock advances).
+    pub lifecycle_lock: tokio::sync::Mutex<()>,
+}
+
+impl App {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: ServerClock,
+        catalog: Catalog,
+        expiry_grace: Duration,
+        admin_token: Option<String>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            catalog: Arc::new(catalog),
+            expiry_grace,
+            admin_token,
+            keys: RwLock::new(HashMap::new()),
+            nonces: NonceCache::default(),
+            lifecycle_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The key with this id, from the cache or the store (keys may be added by the offline
+    /// CLI while the server runs, so a miss is looked up again).
+    pub fn access_key(&self, id: &str) -> Option<AccessKey> {
+        if let Some(k) = self.keys.read().unwrap().get(id) {
+            return Some(k.clone());
+        }
+        let id_owned = id.to_string();
+        let found = self
+            .store
+            .read(move |tx| Ok(tx.access_key(&id_owned)?))
+            .ok()
+            .flatten()?;
+        self.keys
+            .write()
+            .unwrap()
+            .insert(found.id.clone(), found.clone());
+        Some(found)
+    }
+
+    /// Records a nonce; false when the same key already used it within the window.
+    pub fn remember_nonce(&self, key_id: &str, nonce: &str, real_now: DateTime<Utc>) -> bool {
+        self.nonces.remember(key_id, nonce, real_now)
+    }
+
+    /// Runs a transaction, mapping storage failures to `InternalError`.
+    pub fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+    {
+        self.store.write(f).map_err(api_error)
+    }
+
+    pub fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+    {
+        self.store.read(f).map_err(api_error)
+    }
+}
+
+/// A refused request keeps its ECS error; a storage failure becomes InternalError (and is
+/// logged, since the client learns nothing from it).
+pub fn api_error(e: TxError) -> ApiError {
+    match e {
+        TxError::Rejected(api) => api,
+        TxError::Store(err) => {
+            tracing::error!(%err, "storage failure");
+            INTERNAL_ERROR.err()
+        }
+    }
+}
+
+/// Nonces seen within the signature window. Entries older than twice the window are dropped
+/// now and then; a request that old is refused by its timestamp anyway.
+#[derive(Default)]
+struct NonceCache {
+    seen: Mutex<HashMap<(String, String), DateTime<Utc>>>,
+}
+
+impl NonceCache {
+    fn remember(&self, key_id: &str, nonce: &str, real_now: DateTime<Utc>) -> bool {
+        let mut seen = self.seen.lock().unwrap();
+        if seen.len() > 100_000 {
+            let horizon = real_now - ecs_wire::TIMESTAMP_WINDOW * 2;
+            seen.retain(|_, at| *at >= horizon);
+        }
+        seen.insert((key_id.to_string(), nonce.to_string()), real_now)
+            .is_none()
+    }
+}

@@ -1,0 +1,137 @@
+//! Commands that talk to a running server's admin API. A few requests on loopback do not
+//! need an HTTP client library: plain HTTP/1.1 with `Connection: close` is enough.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use serde_json::Value;
+
+use crate::clock::parse_duration;
+use crate::AdminTarget;
+
+fn call(
+    target: &AdminTarget,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Value, String> {
+    let base = target
+        .server
+        .strip_prefix("http://")
+        .ok_or("only http:// server URLs are supported")?;
+    let host = base.trim_end_matches('/');
+    let token = target
+        .admin_token
+        .as_deref()
+        .ok_or("set ECSD_ADMIN_TOKEN (or --admin-token) to the server's admin token")?;
+    let payload = body.map(|b| b.to_string()).unwrap_or_default();
+    let request = format!(
+        "{method} /admin{path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+        payload.len()
+    );
+    let mut stream =
+        TcpStream::connect(host).map_err(|e| format!("cannot reach {}: {e}", target.server))?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("cannot send: {e}"))?;
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").ok_or("malformed HTTP answer")?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("malformed status line")?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    let value: Value = serde_json::from_str(&body).unwrap_or(Value::String(body.clone()));
+    if status >= 400 {
+        let msg = value
+            .get("error")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or(body);
+        return Err(format!("server answered {status}: {msg}"));
+    }
+    Ok(value)
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+pub fn clock_show(target: &AdminTarget) -> Result<(), String> {
+    let v = call(target, "GET", "/clock", None)?;
+    println!(
+        "{} ({})",
+        v["now"].as_str().unwrap_or("?"),
+        v["mode"].as_str().unwrap_or("?")
+    );
+    Ok(())
+}
+
+pub fn clock_advance(target: &AdminTarget, duration: &str) -> Result<(), String> {
+    let seconds = parse_duration(duration)
+        .ok_or_else(|| format!("bad duration {duration:?}: use e.g. 9d12h, 90m, 30s"))?;
+    let v = call(
+        target,
+        "POST",
+        "/clock/advance",
+        Some(&serde_json::json!({ "seconds": seconds })),
+    )?;
+    println!("now {}", v["now"].as_str().unwrap_or("?"));
+    for a in v["actions"].as_array().into_iter().flatten() {
+        println!(
+            "  {} {} {} (due {}): {}",
+            a["action"].as_str().unwrap_or(""),
+            a["resource_type"].as_str().unwrap_or(""),
+            a["resource_id"].as_str().unwrap_or(""),
+            a["scheduled_at"].as_str().unwrap_or(""),
+            a["outcome"].as_str().unwrap_or(""),
+        );
+    }
+    Ok(())
+}
+
+pub fn events(target: &AdminTarget, since: Option<&str>) -> Result<(), String> {
+    let path = match since {
+        Some(s) => format!("/events?since={s}"),
+        None => "/events".to_string(),
+    };
+    let v = call(target, "GET", &path, None)?;
+    for e in v["events"].as_array().into_iter().flatten() {
+        println!(
+            "{} {} {} {} {} (due {})",
+            e["happened_at"].as_str().unwrap_or(""),
+            e["action"].as_str().unwrap_or(""),
+            e["resource_type"].as_str().unwrap_or(""),
+            e["resource_id"].as_str().unwrap_or(""),
+            e["outcome"].as_str().unwrap_or(""),
+            e["scheduled_at"].as_str().unwrap_or("-"),
+        );
+    }
+    println!("next cursor: {}", v["next"].as_str().unwrap_or(""));
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! AllocateDedicatedHosts: create pay-as-you-go or subscription dedicated hosts.
+
+use ecs_domain::error::common::DRY_RUN_OPERATION;
+use ecs_domain::lifecycle::new_subscription;
+use ecs_domain::model::{ChargeType, DedicatedHost, HostStatus};
+use ecs_domain::ErrorCode;
+use serde_json::json;
+
+use super::common::{
+    client_token, count, dry_run, fingerprint, new_resource_id, object, once_per_token, region,
+    release_time, required, subscription_params, zone, INVALID_PERIOD,
+};
+use super::{OpCtx, OpResult, Operation};
+
+pub const OP: Operation = Operation {
+    name: "AllocateDedicatedHosts",
+    run,
+};
+
+const INVALID_HOST_TYPE: ErrorCode = ErrorCode::new(
+    403,
+    "InvalidDedicatedHostType.ValueNotSupported",
+    "The specified DedicatedHostType is not supported.",
+);
+const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidChargeType.ValueNotSupported",
+    "The specified ChargeType is not valid.",
+);
+const MALFORMED_RELEASE_TIME: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidAutoReleaseTime.Malformed",
+    "The specified parameter AutoReleaseTime is not valid.",
+);
+const RELEASE_TIME_FOR_SUBSCRIPTION: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidParameter.AutoReleaseTime",
+    "AutoReleaseTime is only supported for PostPaid dedicated hosts.",
+);
+
+fn run(ctx: &OpCtx) -> OpResult {
+    let region = region(ctx)?;
+    let type_id = required(ctx, "DedicatedHostType")?;
+    let host_type = ctx
+        .app
+        .catalog
+        .host_type(type_id)
+        .ok_or_else(|| INVALID_HOST_TYPE.err())?
+        .clone();
+    let zone_id = zone(ctx, &region)?;
+    let quantity = count(ctx, "Quantity")?;
+    let charge_type = match ctx.params.non_empty("ChargeType") {
+        None => ChargeType::PostPaid,
+        Some(raw) => ChargeType::parse(raw).ok_or_else(|| INVALID_CHARGE_TYPE.err())?,
+    };
+    let subscription = match charge_type {
+        ChargeType::PrePaid => {
+            let p = subscription_params(ctx)?;
+            Some(
+                new_subscription(ctx.now, p.period, p.unit, p.renewal)
+                    .ok_or_else(|| INVALID_PERIOD.err())?,
+            )
+        }
+        ChargeType::PostPaid => None,
+    };
+    let auto_release_time = release_time(ctx, MALFORMED_RELEASE_TIME)?;
+    if auto_release_time.is_some() && charge_type == ChargeType::PrePaid {
+        return Err(RELEASE_TIME_FOR_SUBSCRIPTION.err());
+    }
+    let token = client_token(ctx)?;
+    if dry_run(ctx)? {
+        return Err(DRY_RUN_OPERATION.err());
+    }
+    let template = DedicatedHost {
+        id: String::new(),
+        account_id: ctx.account_id,
+        region_id: region,
+        zone_id,
+        name: ctx
+            .params
+            .get("DedicatedHostName")
+            .unwrap_or_default()
+            .to_string(),
+        description: ctx
+            .params
+            .get("Description")
+            .unwrap_or_default()
+            .to_string(),
+        host_type: host_type.id,
+        charge_type,
+        status: HostStatus::Available,
+        creation_time: ctx.now,
+        auto_release_time,
+        subscription,
+        locks: Vec::new(),
+        tags: ctx.params.tags(),
+    };
+    let fingerprint = fingerprint(ctx);
+    let account = ctx.account_id;
+    ctx.app.write(move |tx| {
+        once_per_token(tx, account, OP.name, token.as_deref(), &fingerprint, |tx| {
+            let mut ids = Vec::with_capacity(quantity as usize);
+            for _ in 0..quantity {
+                let mut host = template.clone();
+                host.id = new_resource_id("dh");
+                tx.put_host(&host)?;
+                ids.push(host.id);
+            }
+            Ok(object(
+                json!({ "DedicatedHostIdSets": { "DedicatedHostId": ids } }),
+            ))
+        })
+    })
+}

@@ -1,0 +1,301 @@
+//! Steps many operations share: required parameters, the region check, finding a resource.
+
+use chrono::{DateTime, Utc};
+use ecs_domain::error::common::{
+    invalid_parameter, missing_parameter, IDEMPOTENT_PARAMETER_MISMATCH, INVALID_REGION_ID,
+};
+use ecs_domain::model::{Instance, PeriodUnit, RenewalSettings, RenewalStatus};
+use ecs_domain::rules::{subscription_periods, AUTO_RENEW_PERIODS};
+use ecs_domain::time::ReleaseTimeError;
+use ecs_domain::{ApiError, ErrorCode};
+use ecs_store::{IdempotentAnswer, NewEvent, ResourceKind, StoreTx, TxResult};
+use serde_json::{json, Map, Value};
+
+use super::OpCtx;
+
+/// A required parameter, or `MissingParameter` in the gateway's words.
+pub fn required<'p>(ctx: &'p OpCtx, name: &str) -> Result<&'p str, ApiError> {
+    ctx.params
+        .non_empty(name)
+        .ok_or_else(|| missing_parameter(name))
+}
+
+/// A required parameter whose absence has an error row of the operation's own.
+pub fn required_or<'p>(
+    ctx: &'p OpCtx,
+    name: &str,
+    missing: ErrorCode,
+) -> Result<&'p str, ApiError> {
+    ctx.params.non_empty(name).ok_or_else(|| missing.err())
+}
+
+/// The `RegionId` if sent, checked against the catalog.
+pub fn optional_region(ctx: &OpCtx) -> Result<Option<String>, ApiError> {
+    match ctx.params.non_empty("RegionId") {
+        None => Ok(None),
+        Some(id) if ctx.app.catalog.region(id).is_some() => Ok(Some(id.to_string())),
+        Some(_) => Err(INVALID_REGION_ID.err()),
+    }
+}
+
+/// The required `RegionId`, checked against the catalog.
+pub fn region(ctx: &OpCtx) -> Result<String, ApiError> {
+    optional_region(ctx)?.ok_or_else(|| missing_parameter("RegionId"))
+}
+
+/// The instance with this id in the caller's account (and region, when one was named).
+pub fn find_instance(
+    tx: &mut dyn StoreTx,
+    account_id: i64,
+    region: Option<&str>,
+    id: &str,
+    not_found: ErrorCode,
+) -> TxResult<Instance> {
+    match tx.instance(account_id, id)? {
+        Some(i) if region.is_none_or(|r| r == i.region_id) => Ok(i),
+        _ => Err(not_found.err().into()),
+    }
+}
+
+/// Removes an instance and records why, in the same transaction.
+pub fn release_instance(
+    tx: &mut dyn StoreTx,
+    instance: &Instance,
+    action: &str,
+    scheduled_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> TxResult<()> {
+    tx.delete_instance(instance.account_id, &instance.id)?;
+    tx.append_event(&NewEvent {
+        account_id: instance.account_id,
+        resource: ResourceKind::Instance,
+        resource_id: instance.id.clone(),
+        action: action.to_string(),
+        scheduled_at,
+        happened_at: now,
+        outcome: "released".into(),
+        detail: json!({"InstanceChargeType": instance.charge_type.as_str()}),
+    })?;
+    Ok(())
+}
+
+/// An answer with no fields beside RequestId.
+pub fn empty() -> Map<String, Value> {
+    Map::new()
+}
+
+/// A random resource id in ECS's shape: a prefix, then 20 lower-case letters and digits.
+pub fn new_resource_id(prefix: &str) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    let tail: String = (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("{prefix}-{tail}")
+}
+
+/// Parses `DryRun`; a true value means: check everything, change nothing, answer the
+/// operation's dry-run error.
+pub fn dry_run(ctx: &OpCtx) -> Result<bool, ApiError> {
+    Ok(ctx.params.bool("DryRun")?.unwrap_or(false))
+}
+
+/// Converts a JSON object literal into an answer map.
+pub fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The `AutoReleaseTime` parameter under the window rules: `None` cancels. Every refusal
+/// (malformed, too early, too late) is the operation's `malformed` row with its exact message,
+/// as ECS answers; the reason goes to the log only.
+pub fn release_time(ctx: &OpCtx, malformed: ErrorCode) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let raw = ctx.params.get("AutoReleaseTime");
+    ecs_domain::time::auto_release_time(raw, ctx.now).map_err(|why: ReleaseTimeError| {
+        tracing::debug!(?why, ?raw, now = %ctx.now, "AutoReleaseTime refused");
+        malformed.err()
+    })
+}
+
+/// `PageNumber` (from 1, default 1) and `PageSize` (1 to 100, default 10).
+pub fn page_number_and_size(ctx: &OpCtx) -> Result<(u32, u32), ApiError> {
+    let number = match ctx.params.int("PageNumber")? {
+        None => 1,
+        Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => n as u32,
+        Some(_) => return Err(invalid_parameter("PageNumber")),
+    };
+    let size = match ctx.params.int("PageSize")? {
+        None => 10,
+        Some(n) if (1..=100).contains(&n) => n as u32,
+        Some(_) => return Err(invalid_parameter("PageSize")),
+    };
+    Ok((number, size))
+}
+
+/// Parameters that say who sent a call and how, not what it asks for; left out of a
+/// ClientToken's fingerprint because every retry changes them.
+const ENVELOPE_PARAMS: &[&str] = &[
+    "AccessKeyId",
+    "Signature",
+    "SignatureMethod",
+    "SignatureVersion",
+    "SignatureNonce",
+    "SignatureType",
+    "Timestamp",
+    "Format",
+    "Version",
+    "Action",
+    "SecurityToken",
+    "ClientToken",
+];
+
+/// What makes two calls "the same request" for ClientToken idempotency.
+pub fn fingerprint(ctx: &OpCtx) -> String {
+    let mut out = String::new();
+    for (k, v) in ctx.params.iter() {
+        if ENVELOPE_PARAMS.contains(&k) {
+            continue;
+        }
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+        out.push('\n');
+    }
+    out
+}
+
+/// The `ClientToken` parameter: at most 64 ASCII characters.
+pub fn client_token(ctx: &OpCtx) -> Result<Option<String>, ApiError> {
+    match ctx.params.non_empty("ClientToken") {
+        None => Ok(None),
+        Some(t) if t.len() <= 64 && t.is_ascii() => Ok(Some(t.to_string())),
+        Some(_) => Err(invalid_parameter("ClientToken")),
+    }
+}
+
+/// Runs a creating call once per ClientToken: a repeat with the same parameters gets the first
+/// answer again, one with other parameters is refused. `create` runs inside the transaction.
+pub fn once_per_token(
+    tx: &mut dyn StoreTx,
+    account_id: i64,
+    action: &'static str,
+    token: Option<&str>,
+    fingerprint: &str,
+    create: impl FnOnce(&mut dyn StoreTx) -> TxResult<Map<String, Value>>,
+) -> TxResult<Map<String, Value>> {
+    let Some(token) = token else {
+        return create(tx);
+    };
+    if let Some(prev) = tx.idempotent_answer(account_id, action, token)? {
+        if prev.fingerprint != fingerprint {
+            return Err(IDEMPOTENT_PARAMETER_MISMATCH.err().into());
+        }
+        return Ok(object(prev.response));
+    }
+    let answer = create(tx)?;
+    tx.put_idempotent_answer(
+        account_id,
+        action,
+        token,
+        &IdempotentAnswer {
+            fingerprint: fingerprint.to_string(),
+            response: Value::Object(answer.clone()),
+        },
+    )?;
+    Ok(answer)
+}
+
+/// Reads a subscription's `Period`/`PeriodUnit` and auto-renew parameters.
+pub struct SubscriptionParams {
+    pub period: u32,
+    pub unit: PeriodUnit,
+    pub renewal: RenewalSettings,
+}
+
+pub const INVALID_PERIOD: ErrorCode =
+    ErrorCode::new(400, "InvalidPeriod", "The specified period is not valid.");
+pub const INVALID_PERIOD_UNIT: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidPeriodUnit.ValueNotSupported",
+    "The specified parameter PeriodUnit is not valid.",
+);
+pub const INVALID_AUTO_RENEW_PERIOD: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidAutoRenewPeriod.ValueNotSupported",
+    "The specified autoRenewPeriod is invalid.",
+);
+
+pub fn subscription_params(ctx: &OpCtx) -> Result<SubscriptionParams, ApiError> {
+    let unit = match ctx.params.non_empty("PeriodUnit") {
+        None => PeriodUnit::Month,
+        Some(raw) => PeriodUnit::parse(raw).ok_or_else(|| INVALID_PERIOD_UNIT.err())?,
+    };
+    let period = ctx
+        .params
+        .int("Period")?
+        .ok_or_else(|| missing_parameter("Period"))?;
+    let period = u32::try_from(period)
+        .ok()
+        .filter(|p| subscription_periods(unit).contains(p))
+        .ok_or_else(|| INVALID_PERIOD.err())?;
+    let auto_renew = ctx.params.bool("AutoRenew")?.unwrap_or(false);
+    // Auto-renew periods count in the subscription's own unit, as RunInstances documents.
+    let allowed: &[u32] = match unit {
+        PeriodUnit::Month => AUTO_RENEW_PERIODS,
+        PeriodUnit::Week => &[1, 2, 3],
+        PeriodUnit::Year => &[1, 2, 3, 4, 5],
+    };
+    let renew_period = match ctx.params.int("AutoRenewPeriod")? {
+        None => 1,
+        Some(n) => u32::try_from(n)
+            .ok()
+            .filter(|n| allowed.contains(n))
+            .ok_or_else(|| INVALID_AUTO_RENEW_PERIOD.err())?,
+    };
+    Ok(SubscriptionParams {
+        period,
+        unit,
+        renewal: RenewalSettings {
+            status: if auto_renew {
+                RenewalStatus::AutoRenewal
+            } else {
+                RenewalStatus::Normal
+            },
+            duration: renew_period,
+            unit,
+        },
+    })
+}
+
+/// The `ZoneId` if sent (it must be one of the region's), else the region's first zone.
+pub fn zone(ctx: &OpCtx, region: &str) -> Result<String, ApiError> {
+    let zones = ctx
+        .app
+        .catalog
+        .region(region)
+        .map(|r| r.zones.clone())
+        .unwrap_or_default();
+    match ctx.params.non_empty("ZoneId") {
+        Some(z) if zones.iter().any(|known| known == z) => Ok(z.to_string()),
+        Some(_) => Err(INVALID_ZONE_ID.err()),
+        None => zones.first().cloned().ok_or_else(|| INVALID_ZONE_ID.err()),
+    }
+}
+
+pub const INVALID_ZONE_ID: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidZoneId.NotFound",
+    "The specified zone does not exist.",
+);
+
+/// A count parameter such as `Amount` or `Quantity`: 1 to 100, default 1.
+pub fn count(ctx: &OpCtx, name: &str) -> Result<u32, ApiError> {
+    match ctx.params.int(name)? {
+        None => Ok(1),
+        Some(n) if (1..=100).contains(&n) => Ok(n as u32),
+        Some(_) => Err(invalid_parameter(name)),
+    }
+}

@@ -1,0 +1,90 @@
+//! DescribeDedicatedHosts: the caller's dedicated hosts in a region.
+
+use ecs_domain::error::common::invalid_parameter;
+use ecs_domain::model::HostStatus;
+use ecs_domain::ErrorCode;
+use ecs_store::{HostFilter, InstanceFilter, Page};
+use serde_json::{json, Value};
+
+use super::common::{object, region};
+use super::describe_instances::{make_token, paging};
+use super::views::host_view;
+use super::{OpCtx, OpResult, Operation};
+
+pub const OP: Operation = Operation {
+    name: "DescribeDedicatedHosts",
+    run,
+};
+
+const INVALID_STATUS: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidStatus.NotFound",
+    "The specified Status is not found",
+);
+
+fn run(ctx: &OpCtx) -> OpResult {
+    let region = region(ctx)?;
+    let ids = ctx.params.json_string_array("DedicatedHostIds")?;
+    if ids.as_ref().is_some_and(|ids| ids.len() > 100) {
+        return Err(invalid_parameter("DedicatedHostIds"));
+    }
+    let status = match ctx.params.non_empty("Status") {
+        None => None,
+        Some(s) => Some(
+            HostStatus::parse(s)
+                .ok_or_else(|| INVALID_STATUS.err())?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    let paging = paging(ctx)?;
+    let filter = HostFilter {
+        account_id: ctx.account_id,
+        region_id: Some(region.clone()),
+        ids,
+        zone_id: ctx.params.non_empty("ZoneId").map(str::to_string),
+        status,
+    };
+    let page = paging.page();
+    let account = ctx.account_id;
+    let (listing, placed) = ctx.app.read(move |tx| {
+        let listing = tx.list_hosts(&filter, page)?;
+        let mut placed = Vec::with_capacity(listing.items.len());
+        for host in &listing.items {
+            let on_host = InstanceFilter {
+                account_id: account,
+                region_id: Some(region.clone()),
+                host_id: Some(host.id.clone()),
+                ..Default::default()
+            };
+            let instances = tx
+                .list_instances(
+                    &on_host,
+                    Page::Offset {
+                        offset: 0,
+                        limit: 1000,
+                    },
+                )?
+                .items
+                .into_iter()
+                .map(|i| (i.id, i.instance_type))
+                .collect::<Vec<_>>();
+            placed.push(instances);
+        }
+        Ok((listing, placed))
+    })?;
+    let hosts: Vec<Value> = listing
+        .items
+        .iter()
+        .zip(&placed)
+        .map(|(h, instances)| host_view(h, instances))
+        .collect();
+    let (number, size) = paging.shown();
+    Ok(object(json!({
+        "TotalCount": listing.total,
+        "PageNumber": number,
+        "PageSize": size,
+        "NextToken": listing.next_after.map(make_token).unwrap_or_default(),
+        "DedicatedHosts": { "DedicatedHost": hosts },
+    })))
+}

@@ -1,0 +1,145 @@
+//! DescribeInstances: the caller's instances in a region, filtered, by page or by token.
+
+use ecs_domain::error::common::invalid_parameter;
+use ecs_domain::model::{ChargeType, InstanceStatus, LockReason};
+use ecs_domain::ErrorCode;
+use ecs_store::{InstanceFilter, Page};
+use serde_json::{json, Value};
+
+use super::common::{object, page_number_and_size, region};
+use super::views::instance_view;
+use super::{OpCtx, OpResult, Operation};
+
+pub const OP: Operation = Operation {
+    name: "DescribeInstances",
+    run,
+};
+
+const INVALID_STATUS: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidStatus.NotFound",
+    "The specified Status is not found",
+);
+const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidInstanceChargeType.NotFound",
+    "The InstanceChargeType does not exist in our records",
+);
+const INVALID_LOCK_REASON: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidLockReason.NotFound",
+    "The specified LockReason is not found",
+);
+
+/// Up to this many ids fit in one `InstanceIds` filter.
+const MAX_IDS: usize = 100;
+
+/// How the caller pages: by number, or by the token of the previous answer.
+pub enum Paging {
+    Numbered { number: u32, size: u32 },
+    Token { after: i64, max: u32 },
+}
+
+/// `NextToken`/`MaxResults` win over `PageNumber`/`PageSize` when either is sent.
+pub fn paging(ctx: &OpCtx) -> Result<Paging, ecs_domain::ApiError> {
+    let token = ctx.params.get("NextToken");
+    let max = ctx.params.int("MaxResults")?;
+    if token.is_none() && max.is_none() {
+        let (number, size) = page_number_and_size(ctx)?;
+        return Ok(Paging::Numbered { number, size });
+    }
+    let max = match max {
+        None => 10,
+        Some(n) if (1..=100).contains(&n) => n as u32,
+        Some(_) => return Err(invalid_parameter("MaxResults")),
+    };
+    let after = match token {
+        None | Some("") => 0,
+        Some(t) => parse_token(t).ok_or_else(|| invalid_parameter("NextToken"))?,
+    };
+    Ok(Paging::Token { after, max })
+}
+
+/// Tokens are opaque to clients; inside they carry the creation sequence of the last row seen.
+pub fn make_token(after: i64) -> String {
+    format!("e{after:x}")
+}
+
+fn parse_token(t: &str) -> Option<i64> {
+    i64::from_str_radix(t.strip_prefix('e')?, 16).ok()
+}
+
+impl Paging {
+    pub fn page(&self) -> Page {
+        match *self {
+            Paging::Numbered { number, size } => Page::Offset {
+                offset: u64::from(number - 1) * u64::from(size),
+                limit: size,
+            },
+            Paging::Token { after, max } => Page::After { after, limit: max },
+        }
+    }
+
+    /// The `PageNumber` and `PageSize` to show.
+    pub fn shown(&self) -> (u32, u32) {
+        match *self {
+            Paging::Numbered { number, size } => (number, size),
+            Paging::Token { max, .. } => (1, max),
+        }
+    }
+}
+
+fn run(ctx: &OpCtx) -> OpResult {
+    let region = region(ctx)?;
+    let ids = ctx.params.json_string_array("InstanceIds")?;
+    if ids.as_ref().is_some_and(|ids| ids.len() > MAX_IDS) {
+        return Err(invalid_parameter("InstanceIds"));
+    }
+    let status = match ctx.params.non_empty("Status") {
+        None => None,
+        Some(s) => Some(
+            InstanceStatus::parse(s)
+                .ok_or_else(|| INVALID_STATUS.err())?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    let charge_type = match ctx.params.non_empty("InstanceChargeType") {
+        None => None,
+        Some(s) => Some(ChargeType::parse(s).ok_or_else(|| INVALID_CHARGE_TYPE.err())?),
+    };
+    let lock_reason = match ctx.params.non_empty("LockReason") {
+        None => None,
+        Some(s) => Some(
+            LockReason::parse(s)
+                .ok_or_else(|| INVALID_LOCK_REASON.err())?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    let paging = paging(ctx)?;
+    let filter = InstanceFilter {
+        account_id: ctx.account_id,
+        region_id: Some(region),
+        ids,
+        zone_id: ctx.params.non_empty("ZoneId").map(str::to_string),
+        status,
+        charge_type,
+        name: ctx.params.non_empty("InstanceName").map(str::to_string),
+        lock_reason,
+        host_id: ctx.params.non_empty("DedicatedHostId").map(str::to_string),
+    };
+    let page = paging.page();
+    let listing = ctx
+        .app
+        .read(move |tx| Ok(tx.list_instances(&filter, page)?))?;
+    let instances: Vec<Value> = listing.items.iter().map(instance_view).collect();
+    let (number, size) = paging.shown();
+    Ok(object(json!({
+        "TotalCount": listing.total,
+        "PageNumber": number,
+        "PageSize": size,
+        "NextToken": listing.next_after.map(make_token).unwrap_or_default(),
+        "Instances": { "Instance": instances },
+    })))
+}

@@ -1,0 +1,60 @@
+//! DescribeRegions: the regions this server offers.
+
+use ecs_domain::model::ChargeType;
+use ecs_domain::ErrorCode;
+use serde_json::{json, Value};
+
+use super::common::object;
+use super::{OpCtx, OpResult, Operation};
+
+pub const OP: Operation = Operation {
+    name: "DescribeRegions",
+    run,
+};
+
+const INVALID_LANGUAGE: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidAcceptLanguage.NotFound",
+    "The specified AcceptLanguage is not found.",
+);
+const INVALID_RESOURCE_TYPE: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidResourceType.NotFound",
+    "The specified ResourceType is not found.",
+);
+const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidInstanceChargeType.NotFound",
+    "The InstanceChargeType does not exist in our records",
+);
+
+fn run(ctx: &OpCtx) -> OpResult {
+    if let Some(lang) = ctx.params.non_empty("AcceptLanguage") {
+        if !["zh-CN", "en-US", "ja"].contains(&lang) {
+            return Err(INVALID_LANGUAGE.err());
+        }
+    }
+    if let Some(t) = ctx.params.non_empty("ResourceType") {
+        if !["instance", "disk", "reservedinstance", "scu"].contains(&t) {
+            return Err(INVALID_RESOURCE_TYPE.err());
+        }
+    }
+    if let Some(c) = ctx.params.non_empty("InstanceChargeType") {
+        ChargeType::parse(c).ok_or_else(|| INVALID_CHARGE_TYPE.err())?;
+    }
+    let regions: Vec<Value> = ctx
+        .app
+        .catalog
+        .regions
+        .iter()
+        .map(|r| {
+            json!({
+                "RegionId": r.id,
+                "LocalName": r.local_name,
+                "RegionEndpoint": format!("ecs.{}.aliyuncs.com", r.id),
+                "Status": "available",
+            })
+        })
+        .collect();
+    Ok(object(json!({ "Regions": { "Region": regions } })))
+}

@@ -1,0 +1,160 @@
+//! RunInstances: create and start pay-as-you-go or subscription instances. They are Running
+//! when the call answers.
+
+use ecs_domain::error::common::DRY_RUN_OPERATION;
+use ecs_domain::lifecycle::new_subscription;
+use ecs_domain::model::{ChargeType, Instance, InstanceStatus};
+use ecs_domain::ErrorCode;
+use serde_json::json;
+
+use super::common::{
+    client_token, count, dry_run, fingerprint, new_resource_id, object, once_per_token, region,
+    release_time, required, subscription_params, zone,
+};
+use super::{OpCtx, OpResult, Operation};
+
+pub const OP: Operation = Operation {
+    name: "RunInstances",
+    run,
+};
+
+const INVALID_INSTANCE_TYPE: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidInstanceType.ValueNotSupported",
+    "The specified InstanceType does not exist or beyond the permitted range.",
+);
+const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidInstanceChargeType.NotFound",
+    "The InstanceChargeType does not exist in our records",
+);
+const MALFORMED_RELEASE_TIME: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidAutoReleaseTime.Malformed",
+    "The specified parameter AutoReleaseTime is not valid.",
+);
+const RELEASE_TIME_FOR_SUBSCRIPTION: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidParameter.AutoReleaseTime",
+    "AutoReleaseTime is only supported for PostPaid instances.",
+);
+const HOST_NOT_FOUND: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidDedicatedHostId.NotFound",
+    "The specified DedicatedHostId does not exist.",
+);
+
+fn run(ctx: &OpCtx) -> OpResult {
+    let region = region(ctx)?;
+    let image_id = required(ctx, "ImageId")?.to_string();
+    let type_id = required(ctx, "InstanceType")?;
+    let instance_type = ctx
+        .app
+        .catalog
+        .instance_type(type_id)
+        .ok_or_else(|| INVALID_INSTANCE_TYPE.err())?
+        .clone();
+    let zone_id = zone(ctx, &region)?;
+    let amount = count(ctx, "Amount")?;
+    let charge_type = match ctx.params.non_empty("InstanceChargeType") {
+        None => ChargeType::PostPaid,
+        Some(raw) => ChargeType::parse(raw).ok_or_else(|| INVALID_CHARGE_TYPE.err())?,
+    };
+    let subscription = match charge_type {
+        ChargeType::PrePaid => {
+            let p = subscription_params(ctx)?;
+            Some(
+                new_subscription(ctx.now, p.period, p.unit, p.renewal)
+                    .ok_or_else(|| super::common::INVALID_PERIOD.err())?,
+            )
+        }
+        ChargeType::PostPaid => None,
+    };
+    let auto_release_time = release_time(ctx, MALFORMED_RELEASE_TIME)?;
+    if auto_release_time.is_some() && charge_type == ChargeType::PrePaid {
+        return Err(RELEASE_TIME_FOR_SUBSCRIPTION.err());
+    }
+    let deletion_protection = ctx.params.bool("DeletionProtection")?.unwrap_or(false);
+    let token = client_token(ctx)?;
+    let dry = dry_run(ctx)?;
+    let host_id = ctx.params.non_empty("DedicatedHostId").map(str::to_string);
+
+    let security_group_ids: Vec<String> = ctx
+        .params
+        .non_empty("SecurityGroupId")
+        .map(str::to_string)
+        .into_iter()
+        .chain(ctx.params.repeat_list("SecurityGroupIds"))
+        .collect();
+    let template = Instance {
+        id: String::new(),
+        account_id: ctx.account_id,
+        region_id: region.clone(),
+        zone_id,
+        name: ctx
+            .params
+            .get("InstanceName")
+            .unwrap_or_default()
+            .to_string(),
+        description: ctx
+            .params
+            .get("Description")
+            .unwrap_or_default()
+            .to_string(),
+        instance_type: instance_type.id.clone(),
+        cpu: instance_type.cpu,
+        memory_mib: instance_type.memory_mib,
+        image_id,
+        charge_type,
+        status: InstanceStatus::Running,
+        creation_time: ctx.now,
+        start_time: Some(ctx.now),
+        auto_release_time,
+        deletion_protection,
+        subscription,
+        locks: Vec::new(),
+        tags: ctx.params.tags(),
+        security_group_ids,
+        vswitch_id: ctx.params.get("VSwitchId").unwrap_or_default().to_string(),
+        dedicated_host_id: host_id.clone(),
+    };
+    let fingerprint = fingerprint(ctx);
+    let account = ctx.account_id;
+    let answer = ctx.app.write(move |tx| {
+        if let Some(host) = &host_id {
+            match tx.host(account, host)? {
+                Some(h) if h.region_id == region => {}
+                _ => return Err(HOST_NOT_FOUND.err().into()),
+            }
+        }
+        if dry {
+            return Err(DRY_RUN_OPERATION.err().into());
+        }
+        once_per_token(tx, account, OP.name, token.as_deref(), &fingerprint, |tx| {
+            let mut ids = Vec::with_capacity(amount as usize);
+            for _ in 0..amount {
+                let mut instance = template.clone();
+                instance.id = new_resource_id("i");
+                if instance.name.is_empty() {
+                    instance.name = instance.id.clone();
+                }
+                tx.put_instance(&instance)?;
+                ids.push(instance.id);
+            }
+            Ok(object(json!({
+                "OrderId": order_id(),
+                "TradePrice": 0.0,
+                "InstanceIdSets": { "InstanceIdSet": ids },
+            })))
+        })
+    })?;
+    Ok(answer)
+}
+
+/// Orders are numeric ids in ECS.
+fn order_id() -> String {
+    use rand::Rng;
+    rand::thread_rng()
+        .gen_range(100_000_000_000_000u64..1_000_000_000_000_000)
+        .to_string()
+}

@@ -1,0 +1,154 @@
+//! `ecsd serve`: open the store, set up the clock and keys, start the scheduler and the HTTP
+//! server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use clap::Args;
+use ecs_domain::catalog::{Catalog, CatalogOverrides};
+use ecs_domain::lifecycle::DEFAULT_EXPIRY_GRACE;
+use ecs_store::StoreExt;
+use serde::Deserialize;
+
+use crate::accounts::{bootstrap_default, open_store};
+use crate::app::App;
+use crate::clock::{parse_duration, ClockMode, ServerClock, VIRTUAL_NOW_SETTING};
+use crate::{scheduler, server, DataDir};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ECSD_LISTEN", default_value = "127.0.0.1:9380")]
+    listen: String,
+    #[command(flatten)]
+    dir: DataDir,
+    /// `real`, or `virtual`: starts at the current time (or where it was left) and moves only
+    /// through the admin API.
+    #[arg(long, env = "ECSD_CLOCK", value_enum, default_value = "real")]
+    clock: ClockMode,
+    /// JSON config: catalog overrides (regions, instance_types, host_types) and
+    /// `expiry_grace` (e.g. "15d").
+    #[arg(long, env = "ECSD_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(flatten)]
+    catalog: CatalogOverrides,
+    expiry_grace: Option<String>,
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<(Catalog, Duration), String> {
+    let config: ConfigFile = match path {
+        None => ConfigFile::default(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read config {}: {e}", p.display()))?;
+            serde_json::from_str(&text).map_err(|e| format!("bad config {}: {e}", p.display()))?
+        }
+    };
+    let grace = match config.expiry_grace.as_deref() {
+        None => DEFAULT_EXPIRY_GRACE,
+        Some(text) => parse_duration(text)
+            .and_then(Duration::try_seconds)
+            .ok_or_else(|| format!("bad expiry_grace {text:?}: use e.g. \"15d\""))?,
+    };
+    Ok((Catalog::builtin().apply(config.catalog), grace))
+}
+
+fn env_key() -> Result<Option<(String, String)>, String> {
+    let id = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_ID")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let secret = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty());
+    match (id, secret) {
+        (Some(id), Some(secret)) => Ok(Some((id, secret))),
+        (None, None) => Ok(None),
+        _ => Err(
+            "set both ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or neither"
+                .into(),
+        ),
+    }
+}
+
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    let addr: SocketAddr = args
+        .listen
+        .parse()
+        .map_err(|e| format!("bad listen address {:?}: {e}", args.listen))?;
+    let (catalog, grace) = load_config(args.config.as_ref())?;
+    let store = open_store(&args.dir.data_dir)?;
+    bootstrap_default(&store, env_key()?)?;
+
+    let clock = match args.clock {
+        ClockMode::Real => ServerClock::real(),
+        ClockMode::Virtual => {
+            // Resume a virtual clock where it was left, so a restart catches up on what was
+            // due at that time; a new one starts at the real time.
+            let stored = store
+                .read(|tx| Ok(tx.setting(VIRTUAL_NOW_SETTING)?))
+                .map_err(|e| format!("cannot read the clock: {e:?}"))?;
+            let start = stored
+                .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(Utc::now);
+            let stamp = start.to_rfc3339();
+            store
+                .write(move |tx| Ok(tx.put_setting(VIRTUAL_NOW_SETTING, &stamp)?))
+                .map_err(|e| format!("cannot store the clock: {e:?}"))?;
+            ServerClock::virtual_at(start)
+        }
+    };
+    let admin_token = std::env::var("ECSD_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let app = Arc::new(App::new(store, clock, catalog, grace, admin_token));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the bound address: {e}"))?;
+        scheduler::spawn(app.clone());
+        println!(
+            "ecsd listening on http://{bound} (clock: {}, store: {})",
+            app.clock.mode().as_str(),
+            app.store.engine()
+        );
+        axum::serve(listener, server::router(app))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| format!("server failed: {e}"))
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
