@@ -147,35 +147,36 @@ impl Catalog {
             ("16xlarge", 64),
             ("32xlarge", 128),
         ];
-        let families: [(&str, u32, i64); 6] = [
-            // family, GiB per vCPU, price per vCPU-month in ten-thousandths
-            ("g7", 4, 1_2000_0),
-            ("c7", 2, 9000_0),
-            ("r7", 8, 1_6000_0),
-            ("g6", 4, 1_1000_0),
-            ("c6", 2, 8500_0),
-            ("r6", 8, 1_5000_0),
+        let families: [(&str, u32, &str); 6] = [
+            // family, GiB per vCPU, price per vCPU-month
+            ("g7", 4, "12"),
+            ("c7", 2, "9"),
+            ("r7", 8, "16"),
+            ("g6", 4, "11"),
+            ("c6", 2, "8.5"),
+            ("r6", 8, "15"),
         ];
         for (family, gib_per_cpu, cpu_price) in families {
+            let cpu_price: Money = cpu_price.parse().expect("built-in prices are decimals");
             for (size, cpu) in sizes {
                 instance_types.push(InstanceType {
                     id: format!("ecs.{family}.{size}"),
                     cpu,
                     memory_mib: cpu * gib_per_cpu * 1024,
-                    monthly_price: Money::from_units(cpu_price * cpu as i64),
+                    monthly_price: Money::from_units(cpu_price.units() * cpu as i64),
                 });
             }
         }
-        let host = |id: &str, units: i64| HostType {
+        let host = |id: &str, price: &str| HostType {
             id: id.into(),
-            monthly_price: Money::from_units(units),
+            monthly_price: price.parse().expect("built-in prices are decimals"),
         };
         let host_types = vec![
-            host("ddh.g6", 6000_0000),
-            host("ddh.g7", 6500_0000),
-            host("ddh.c7", 5200_0000),
-            host("ddh.c6", 4800_0000),
-            host("ddh.r7", 8000_0000),
+            host("ddh.g6", "6000"),
+            host("ddh.g7", "6500"),
+            host("ddh.c7", "5200"),
+            host("ddh.c6", "4800"),
+            host("ddh.r7", "8000"),
         ];
         Catalog {
             regions,

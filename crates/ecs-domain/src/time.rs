@@ -50,8 +50,7 @@ pub fn auto_release_time(
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, ReleaseTimeError> {
     let raw = match raw {
-        None => return Ok(None),
-        Some(s) if s.is_empty() => return Ok(None),
+        None | Some("") => return Ok(None),
         Some(s) => s,
     };
     let at = truncate_to_minute(parse_utc_second(raw).ok_or(ReleaseTimeError::Malformed)?);

@@ -16,6 +16,7 @@ use ecs_domain::model::{AccessKey, Account, ChargeType, DedicatedHost, Instance}
 use ecs_domain::{ApiError, Money};
 
 pub mod sqlite;
+pub mod testsuite;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

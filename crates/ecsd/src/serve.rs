@@ -97,7 +97,11 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             let start = stored
                 .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
                 .map(|t| t.with_timezone(&Utc))
-                .unwrap_or_else(Utc::now);
+                .unwrap_or_else(|| {
+                    // Whole seconds: the admin API and events show times to the second.
+                    let now = Utc::now();
+                    now - Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos()))
+                });
             let stamp = start.to_rfc3339();
             store
                 .write(move |tx| Ok(tx.put_setting(VIRTUAL_NOW_SETTING, &stamp)?))

@@ -1,0 +1,1665 @@
+//! Conformance tests every [`Store`] engine must pass.
+//!
+//! Each case drives a store through the [`Store`] trait only, so any engine runs the same
+//! suite. Two ways in:
+//!
+//! * [`store_conformance_tests!`](crate::store_conformance_tests) in an integration test, given a
+//!   `fn() -> Arc<dyn Store>`, makes one `#[test]` per case;
+//! * [`run_all`] runs every case in turn.
+//!
+//! Each case gets its own store from the factory and starts by calling `reset`. Cases only ever
+//! create accounts with unique names, so a factory may hand out the same database again
+//! provided the cases using it do not run at the same time. Cases fail by panicking.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Duration, Utc};
+use ecs_domain::error::common::INVALID_PARAMETER;
+use ecs_domain::lifecycle::ActionKind;
+use ecs_domain::model::{
+    AccessKey, Account, ChargeType, DedicatedHost, HostStatus, Instance, InstanceStatus,
+    LockReason, RenewalSettings, Subscription,
+};
+use ecs_domain::Money;
+
+use crate::{
+    HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent, Page, ResourceKind,
+    Store, StoreError, StoreExt, StoreTx, TxError, TxResult,
+};
+
+/// One conformance case.
+pub type Case = fn(Arc<dyn Store>);
+
+/// Every case, by name. [`store_conformance_tests!`](crate::store_conformance_tests) lists the
+/// same names and checks the counts agree.
+pub const CASES: &[(&str, Case)] = &[
+    ("accounts_and_keys", accounts_and_keys),
+    ("instance_roundtrip", instance_roundtrip),
+    ("upsert_keeps_creation_order", upsert_keeps_creation_order),
+    ("jobs_follow_put_and_delete", jobs_follow_put_and_delete),
+    ("instance_filters", instance_filters),
+    ("listing_pages", listing_pages),
+    ("hosts_and_placement", hosts_and_placement),
+    ("events_cursor", events_cursor),
+    ("idempotency", idempotency),
+    ("settings", settings),
+    ("reset_clears_resources", reset_clears_resources),
+    ("rollback_on_error", rollback_on_error),
+    ("rollback_on_panic", rollback_on_panic),
+    ("read_only_rejects_writes", read_only_rejects_writes),
+    ("read_is_a_snapshot", read_is_a_snapshot),
+    ("concurrent_writers", concurrent_writers),
+    ("failed_writes_in_a_crowd", failed_writes_in_a_crowd),
+];
+
+/// Runs one case on a fresh store from `make`.
+pub fn run_case(case: Case, make: &dyn Fn() -> Arc<dyn Store>) {
+    let store = make();
+    write(&*store, |tx| tx.reset());
+    case(store);
+}
+
+/// Runs every case, each on its own store from `make`.
+pub fn run_all(make: &dyn Fn() -> Arc<dyn Store>) {
+    for (name, case) in CASES {
+        eprintln!("store conformance: {name}");
+        run_case(*case, make);
+    }
+}
+
+/// One `#[test]` per conformance case, each on a store from `$make`, a `fn() -> Arc<dyn Store>`
+/// (or a closure expression of that type).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::store_conformance_tests!(@cases $make;
+            accounts_and_keys,
+            instance_roundtrip,
+            upsert_keeps_creation_order,
+            jobs_follow_put_and_delete,
+            instance_filters,
+            listing_pages,
+            hosts_and_placement,
+            events_cursor,
+            idempotency,
+            settings,
+            reset_clears_resources,
+            rollback_on_error,
+            rollback_on_panic,
+            read_only_rejects_writes,
+            read_is_a_snapshot,
+            concurrent_writers,
+            failed_writes_in_a_crowd,
+        );
+    };
+    (@cases $make:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::testsuite::run_case($crate::testsuite::$case, &$make);
+            }
+        )+
+
+        #[test]
+        fn conformance_macro_lists_every_case() {
+            let listed: &[&str] = &[$(stringify!($case)),+];
+            let known: Vec<&str> = $crate::testsuite::CASES.iter().map(|(n, _)| *n).collect();
+            assert_eq!(listed, known.as_slice());
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures and helpers.
+
+/// A time from RFC 3339 text.
+pub fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("fixture time is RFC 3339")
+        .with_timezone(&Utc)
+}
+
+/// A plain running pay-as-you-go instance in cn-hangzhou-i, named after its id.
+pub fn sample_instance(account_id: i64, id: &str) -> Instance {
+    let created = at("2026-01-01T00:00:00Z");
+    Instance {
+        id: id.to_owned(),
+        account_id,
+        region_id: "cn-hangzhou".into(),
+        zone_id: "cn-hangzhou-i".into(),
+        name: id.to_owned(),
+        description: String::new(),
+        instance_type: "ecs.g7.large".into(),
+        cpu: 2,
+        memory_mib: 8192,
+        image_id: "aliyun_3_x64_20G_alibase_20240819.vhd".into(),
+        charge_type: ChargeType::PostPaid,
+        status: InstanceStatus::Running,
+        creation_time: created,
+        start_time: Some(created),
+        auto_release_time: None,
+        deletion_protection: false,
+        subscription: None,
+        locks: Vec::new(),
+        tags: Vec::new(),
+        security_group_ids: vec!["sg-bp1".into()],
+        vswitch_id: "vsw-bp1".into(),
+        dedicated_host_id: None,
+    }
+}
+
+/// A plain available pay-as-you-go host in cn-hangzhou-i, named after its id.
+pub fn sample_host(account_id: i64, id: &str) -> DedicatedHost {
+    DedicatedHost {
+        id: id.to_owned(),
+        account_id,
+        region_id: "cn-hangzhou".into(),
+        zone_id: "cn-hangzhou-i".into(),
+        name: id.to_owned(),
+        description: String::new(),
+        host_type: "ddh.g6".into(),
+        charge_type: ChargeType::PostPaid,
+        status: HostStatus::Available,
+        creation_time: at("2026-01-01T00:00:00Z"),
+        auto_release_time: None,
+        subscription: None,
+        locks: Vec::new(),
+        tags: Vec::new(),
+    }
+}
+
+fn subscription(expired_time: DateTime<Utc>) -> Subscription {
+    Subscription {
+        expired_time,
+        renewal: RenewalSettings::default(),
+        next_renewal_attempt: None,
+        expiry_release_time: None,
+    }
+}
+
+/// A name no other case (or earlier run on a kept database) has used.
+fn unique(base: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{base}-{}-{nanos}-{n}", std::process::id())
+}
+
+fn write<T, F>(store: &dyn Store, f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn StoreTx) -> crate::StoreResult<T> + Send + 'static,
+{
+    store
+        .write(move |tx| f(tx).map_err(TxError::from))
+        .unwrap_or_else(|e| panic!("write failed: {e:?}"))
+}
+
+fn read<T, F>(store: &dyn Store, f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn StoreTx) -> crate::StoreResult<T> + Send + 'static,
+{
+    store
+        .read(move |tx| f(tx).map_err(TxError::from))
+        .unwrap_or_else(|e| panic!("read failed: {e:?}"))
+}
+
+fn new_account(store: &dyn Store, base: &str) -> Account {
+    let name = unique(base);
+    write(store, move |tx| tx.create_account(&name))
+}
+
+fn put_instances(store: &dyn Store, instances: Vec<Instance>) {
+    write(store, move |tx| {
+        instances.iter().try_for_each(|i| tx.put_instance(i))
+    });
+}
+
+fn list_instances(store: &dyn Store, filter: InstanceFilter, page: Page) -> Listing<Instance> {
+    read(store, move |tx| tx.list_instances(&filter, page))
+}
+
+/// Ids of every instance matching `filter`, checking `total` agrees.
+fn matching(store: &dyn Store, filter: InstanceFilter) -> Vec<String> {
+    let what = format!("{filter:?}");
+    let listing = list_instances(
+        store,
+        filter,
+        Page::Offset {
+            offset: 0,
+            limit: 1000,
+        },
+    );
+    assert_eq!(listing.total, listing.items.len() as u64, "total of {what}");
+    assert_eq!(listing.next_after, None, "next_after of {what}");
+    ids(&listing.items)
+}
+
+fn ids(items: &[Instance]) -> Vec<String> {
+    items.iter().map(|i| i.id.clone()).collect()
+}
+
+fn host_ids(items: &[DedicatedHost]) -> Vec<String> {
+    items.iter().map(|h| h.id.clone()).collect()
+}
+
+fn strs(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn all_jobs(store: &dyn Store) -> Vec<Job> {
+    read(store, |tx| tx.due_jobs(at("2999-01-01T00:00:00Z"), 10_000))
+}
+
+fn rejected() -> TxError {
+    TxError::Rejected(INVALID_PARAMETER.err())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases.
+
+/// Accounts get distinct ids and unique names; balances and access keys round-trip.
+pub fn accounts_and_keys(store: Arc<dyn Store>) {
+    let (name_a, name_b) = (unique("alice"), unique("bob"));
+    let (a, b) = {
+        let (na, nb) = (name_a.clone(), name_b.clone());
+        write(&*store, move |tx| {
+            Ok((tx.create_account(&na)?, tx.create_account(&nb)?))
+        })
+    };
+    assert_ne!(a.id, b.id);
+    assert_eq!((a.name.as_str(), a.balance), (name_a.as_str(), Money::ZERO));
+
+    let dup = name_a.clone();
+    let again = store.write(move |tx| Ok(tx.create_account(&dup)?));
+    assert!(
+        again.is_err(),
+        "a second account with the same name must be refused"
+    );
+
+    let rich: Money = "1234.5678".parse().unwrap();
+    let poor: Money = "-3.5".parse().unwrap();
+    write(&*store, move |tx| {
+        tx.set_balance(a.id, rich)?;
+        tx.set_balance(b.id, poor)
+    });
+    let (got_a, got_b, missing, missing_name) = {
+        let nb = name_b.clone();
+        read(&*store, move |tx| {
+            Ok((
+                tx.account(a.id)?,
+                tx.account_by_name(&nb)?,
+                tx.account(i64::MAX)?,
+                tx.account_by_name("no such account")?,
+            ))
+        })
+    };
+    assert_eq!(
+        got_a,
+        Some(Account {
+            id: a.id,
+            name: name_a,
+            balance: rich
+        })
+    );
+    assert_eq!(
+        got_b.map(|acct| (acct.id, acct.balance)),
+        Some((b.id, poor))
+    );
+    assert_eq!((missing, missing_name), (None, None));
+
+    let key_a = AccessKey {
+        id: unique("LTAIa"),
+        secret: "secret-a".into(),
+        account_id: a.id,
+    };
+    let key_b = AccessKey {
+        id: unique("LTAIb"),
+        secret: "secret-b".into(),
+        account_id: b.id,
+    };
+    {
+        let (ka, kb) = (key_a.clone(), key_b.clone());
+        write(&*store, move |tx| {
+            tx.put_access_key(&ka)?;
+            tx.put_access_key(&kb)
+        });
+    }
+    let (one, all, none) = {
+        let id = key_a.id.clone();
+        read(&*store, move |tx| {
+            Ok((
+                tx.access_key(&id)?,
+                tx.access_keys()?,
+                tx.access_key("LTAI-missing")?,
+            ))
+        })
+    };
+    assert_eq!(one, Some(key_a.clone()));
+    assert!(all.contains(&key_a) && all.contains(&key_b), "{all:?}");
+    assert_eq!(none, None);
+
+    // Putting a key again replaces its secret.
+    let rotated = AccessKey {
+        secret: "secret-a2".into(),
+        ..key_a.clone()
+    };
+    {
+        let k = rotated.clone();
+        write(&*store, move |tx| tx.put_access_key(&k));
+    }
+    let id = key_a.id.clone();
+    assert_eq!(read(&*store, move |tx| tx.access_key(&id)), Some(rotated));
+}
+
+/// Every field of an instance survives a round trip; it is visible only to its account; delete
+/// reports whether it removed something.
+pub fn instance_roundtrip(store: Arc<dyn Store>) {
+    let owner = new_account(&*store, "owner");
+    let other = new_account(&*store, "other");
+    let mut inst = sample_instance(owner.id, "i-roundtrip");
+    inst.charge_type = ChargeType::PrePaid;
+    inst.status = InstanceStatus::Stopped;
+    inst.description = "quoted \"text\", unicode ✓".into();
+    // Sub-second precision must survive too.
+    inst.start_time = Some(at("2026-01-02T03:04:05.123456789Z"));
+    inst.auto_release_time = Some(at("2026-06-01T00:00:00Z"));
+    inst.deletion_protection = true;
+    inst.subscription = Some(Subscription {
+        next_renewal_attempt: Some(at("2026-04-22T00:00:00Z")),
+        ..subscription(at("2026-05-01T00:00:00Z"))
+    });
+    inst.locks = vec![LockReason::Financial, LockReason::Security];
+    inst.tags = vec![("env".into(), "prod".into()), ("team".into(), "".into())];
+    inst.dedicated_host_id = Some("dh-roundtrip".into());
+    put_instances(&*store, vec![inst.clone()]);
+
+    let (mine, theirs, missing) = read(&*store, move |tx| {
+        Ok((
+            tx.instance(owner.id, "i-roundtrip")?,
+            tx.instance(other.id, "i-roundtrip")?,
+            tx.instance(owner.id, "i-missing")?,
+        ))
+    });
+    assert_eq!(mine, Some(inst));
+    assert_eq!((theirs, missing), (None, None));
+
+    let wrong_owner = write(&*store, move |tx| {
+        tx.delete_instance(other.id, "i-roundtrip")
+    });
+    assert!(!wrong_owner, "another account cannot delete the instance");
+    let (first, second) = write(&*store, move |tx| {
+        Ok((
+            tx.delete_instance(owner.id, "i-roundtrip")?,
+            tx.delete_instance(owner.id, "i-roundtrip")?,
+        ))
+    });
+    assert!(first && !second);
+    assert_eq!(
+        read(&*store, move |tx| tx.instance(owner.id, "i-roundtrip")),
+        None
+    );
+}
+
+/// Updating an instance keeps its place in listings; deleting and re-creating moves it last.
+pub fn upsert_keeps_creation_order(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "order");
+    for id in ["i-a", "i-b", "i-c"] {
+        put_instances(&*store, vec![sample_instance(acct.id, id)]);
+    }
+    let mut renamed = sample_instance(acct.id, "i-a");
+    renamed.name = "renamed".into();
+    renamed.status = InstanceStatus::Stopped;
+    put_instances(&*store, vec![renamed.clone()]);
+
+    let filter = InstanceFilter {
+        account_id: acct.id,
+        ..Default::default()
+    };
+    let listing = list_instances(
+        &*store,
+        filter.clone(),
+        Page::After {
+            after: 0,
+            limit: 10,
+        },
+    );
+    assert_eq!(ids(&listing.items), strs(&["i-a", "i-b", "i-c"]));
+    assert_eq!(listing.items[0], renamed);
+
+    write(&*store, move |tx| tx.delete_instance(acct.id, "i-b"));
+    put_instances(&*store, vec![sample_instance(acct.id, "i-b")]);
+    assert_eq!(matching(&*store, filter), strs(&["i-a", "i-c", "i-b"]));
+}
+
+/// The due-time index follows puts and deletes: ordering, limit, inclusive boundary, next_due.
+pub fn jobs_follow_put_and_delete(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "jobs");
+    let a = acct.id;
+    let t0 = at("2026-03-01T00:00:00Z");
+    let release = t0 + Duration::hours(3);
+    let host_release = t0 + Duration::hours(2) + Duration::milliseconds(500);
+
+    let mut i0 = sample_instance(a, "i-0");
+    i0.auto_release_time = Some(release);
+    let mut i1 = sample_instance(a, "i-1");
+    i1.auto_release_time = Some(release);
+    let mut i2 = sample_instance(a, "i-2");
+    i2.charge_type = ChargeType::PrePaid;
+    i2.subscription = Some(Subscription {
+        next_renewal_attempt: Some(t0 + Duration::days(1)),
+        ..subscription(t0 + Duration::days(10))
+    });
+    let mut h1 = sample_host(a, "dh-1");
+    h1.auto_release_time = Some(host_release);
+    let plain = sample_instance(a, "i-plain");
+    {
+        // Put in an order unlike the expected one, so ordering comes from the index.
+        let (i0, i1, i2, h1) = (i0.clone(), i1.clone(), i2.clone(), h1.clone());
+        write(&*store, move |tx| {
+            tx.put_instance(&i2)?;
+            tx.put_instance(&i1)?;
+            tx.put_instance(&plain)?;
+            tx.put_host(&h1)?;
+            tx.put_instance(&i0)
+        });
+    }
+
+    let job = |resource, id: &str, kind, due_at| Job {
+        resource,
+        resource_id: id.to_owned(),
+        account_id: a,
+        kind,
+        due_at,
+    };
+    let expected = vec![
+        job(
+            ResourceKind::DedicatedHost,
+            "dh-1",
+            ActionKind::AutoRelease,
+            host_release,
+        ),
+        job(
+            ResourceKind::Instance,
+            "i-0",
+            ActionKind::AutoRelease,
+            release,
+        ),
+        job(
+            ResourceKind::Instance,
+            "i-1",
+            ActionKind::AutoRelease,
+            release,
+        ),
+        job(
+            ResourceKind::Instance,
+            "i-2",
+            ActionKind::RenewalAttempt,
+            t0 + Duration::days(1),
+        ),
+        job(
+            ResourceKind::Instance,
+            "i-2",
+            ActionKind::Expire,
+            t0 + Duration::days(10),
+        ),
+    ];
+    assert_eq!(all_jobs(&*store), expected);
+
+    let far = at("2999-01-01T00:00:00Z");
+    let (two, before, just_before, exactly, next) = read(&*store, move |tx| {
+        Ok((
+            tx.due_jobs(far, 2)?,
+            tx.due_jobs(t0, 10)?,
+            tx.due_jobs(t0 + Duration::hours(2), 10)?,
+            tx.due_jobs(host_release, 10)?,
+            tx.next_due()?,
+        ))
+    });
+    assert_eq!(two, expected[..2].to_vec());
+    assert!(
+        before.is_empty() && just_before.is_empty(),
+        "{before:?} {just_before:?}"
+    );
+    assert_eq!(
+        exactly,
+        expected[..1].to_vec(),
+        "due exactly now counts as due"
+    );
+    assert_eq!(next, Some(host_release));
+
+    // A put that leaves the schedule alone keeps the jobs; one that changes it replaces them.
+    let mut renamed = i0.clone();
+    renamed.name = "still due".into();
+    let mut expired = i2.clone();
+    if let Some(sub) = expired.subscription.as_mut() {
+        sub.next_renewal_attempt = None;
+        sub.expiry_release_time = Some(t0 + Duration::days(25));
+    }
+    let mut cancelled = i1.clone();
+    cancelled.auto_release_time = None;
+    write(&*store, move |tx| {
+        tx.put_instance(&renamed)?;
+        tx.put_instance(&expired)?;
+        tx.put_instance(&cancelled)?;
+        tx.delete_host(a, "dh-1")
+    });
+    assert_eq!(
+        all_jobs(&*store),
+        vec![
+            job(
+                ResourceKind::Instance,
+                "i-0",
+                ActionKind::AutoRelease,
+                release
+            ),
+            job(
+                ResourceKind::Instance,
+                "i-2",
+                ActionKind::ExpiryRelease,
+                t0 + Duration::days(25)
+            ),
+        ]
+    );
+    assert_eq!(read(&*store, |tx| tx.next_due()), Some(release));
+
+    write(&*store, move |tx| {
+        tx.delete_instance(a, "i-0")?;
+        tx.delete_instance(a, "i-2")
+    });
+    assert_eq!(all_jobs(&*store), Vec::new());
+    assert_eq!(read(&*store, |tx| tx.next_due()), None);
+}
+
+/// Every InstanceFilter field, alone and combined; results always scoped to the account.
+pub fn instance_filters(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "filters");
+    let stranger = new_account(&*store, "stranger");
+    let a = acct.id;
+
+    let mut f1 = sample_instance(a, "i-f1");
+    f1.name = "web-1".into();
+    let mut f2 = sample_instance(a, "i-f2");
+    f2.name = "web-2".into();
+    f2.zone_id = "cn-hangzhou-j".into();
+    f2.status = InstanceStatus::Stopped;
+    f2.charge_type = ChargeType::PrePaid;
+    f2.subscription = Some(subscription(at("2026-05-01T00:00:00Z")));
+    f2.locks = vec![LockReason::Financial];
+    let mut f3 = sample_instance(a, "i-f3");
+    f3.name = "db_1%".into();
+    f3.region_id = "cn-beijing".into();
+    f3.zone_id = "cn-beijing-a".into();
+    f3.locks = vec![LockReason::Security, LockReason::Financial];
+    let mut f4 = sample_instance(a, "i-f4");
+    f4.name = "Web-3".into();
+    f4.locks = vec![LockReason::Recycling];
+    let mut f5 = sample_instance(a, "i-f5");
+    f5.name = "dbx1x".into();
+    f5.zone_id = "cn-hangzhou-j".into();
+    let mut g1 = sample_instance(stranger.id, "i-g1");
+    g1.name = "web-1".into();
+    put_instances(&*store, vec![f1, g1, f2, f3, f4, f5]);
+
+    let base = InstanceFilter {
+        account_id: a,
+        ..Default::default()
+    };
+    let check = |filter: InstanceFilter, want: &[&str]| {
+        let what = format!("{filter:?}");
+        assert_eq!(matching(&*store, filter), strs(want), "{what}");
+    };
+    let region = |r: &str| Some(r.to_owned());
+
+    check(base.clone(), &["i-f1", "i-f2", "i-f3", "i-f4", "i-f5"]);
+    check(
+        InstanceFilter {
+            account_id: stranger.id,
+            ..Default::default()
+        },
+        &["i-g1"],
+    );
+    check(
+        InstanceFilter {
+            account_id: i64::MAX,
+            ..Default::default()
+        },
+        &[],
+    );
+    check(
+        InstanceFilter {
+            region_id: region("cn-hangzhou"),
+            ..base.clone()
+        },
+        &["i-f1", "i-f2", "i-f4", "i-f5"],
+    );
+    check(
+        InstanceFilter {
+            region_id: region("us-west-1"),
+            ..base.clone()
+        },
+        &[],
+    );
+    check(
+        InstanceFilter {
+            region_id: region("cn-hangzhou"),
+            zone_id: Some("cn-hangzhou-i".into()),
+            ..base.clone()
+        },
+        &["i-f1", "i-f4"],
+    );
+    check(
+        InstanceFilter {
+            status: Some("Stopped".into()),
+            ..base.clone()
+        },
+        &["i-f2"],
+    );
+    check(
+        InstanceFilter {
+            charge_type: Some(ChargeType::PrePaid),
+            ..base.clone()
+        },
+        &["i-f2"],
+    );
+    check(
+        InstanceFilter {
+            charge_type: Some(ChargeType::PostPaid),
+            ..base.clone()
+        },
+        &["i-f1", "i-f3", "i-f4", "i-f5"],
+    );
+
+    // Names: exact, `*` wildcards; `%`, `_`, `?` and `[` are ordinary characters; case counts.
+    for (pattern, want) in [
+        ("web-1", &["i-f1"][..]),
+        ("web", &[][..]),
+        ("web-*", &["i-f1", "i-f2"][..]),
+        ("*1*", &["i-f1", "i-f3", "i-f5"][..]),
+        ("*", &["i-f1", "i-f2", "i-f3", "i-f4", "i-f5"][..]),
+        ("db_1*", &["i-f3"][..]),
+        ("db_1%", &["i-f3"][..]),
+        ("*%", &["i-f3"][..]),
+        ("db?1*", &[][..]),
+        ("[d]*", &[][..]),
+        ("Web-*", &["i-f4"][..]),
+        ("WEB-1", &[][..]),
+    ] {
+        check(
+            InstanceFilter {
+                name: Some(pattern.into()),
+                ..base.clone()
+            },
+            want,
+        );
+    }
+
+    for (reason, want) in [
+        ("financial", &["i-f2", "i-f3"][..]),
+        ("security", &["i-f3"][..]),
+        ("recycling", &["i-f4"][..]),
+        ("refunded", &[][..]),
+        ("financial,security", &[][..]),
+    ] {
+        check(
+            InstanceFilter {
+                lock_reason: Some(reason.into()),
+                ..base.clone()
+            },
+            want,
+        );
+    }
+
+    // Ids: creation order whatever the list order; other accounts' and unknown ids ignored;
+    // duplicates count once; an explicit empty list matches nothing.
+    check(
+        InstanceFilter {
+            ids: Some(strs(&["i-f3", "i-g1", "i-nope", "i-f1", "i-f3"])),
+            ..base.clone()
+        },
+        &["i-f1", "i-f3"],
+    );
+    check(
+        InstanceFilter {
+            ids: Some(Vec::new()),
+            ..base.clone()
+        },
+        &[],
+    );
+
+    check(
+        InstanceFilter {
+            region_id: region("cn-hangzhou"),
+            status: Some("Running".into()),
+            name: Some("*-*".into()),
+            ..base.clone()
+        },
+        &["i-f1", "i-f4"],
+    );
+    check(
+        InstanceFilter {
+            ids: Some(strs(&["i-f1", "i-f2", "i-f4"])),
+            lock_reason: Some("financial".into()),
+            ..base
+        },
+        &["i-f2"],
+    );
+}
+
+/// Both page kinds: items, `total` of all matches, `next_after` only when more rows follow.
+pub fn listing_pages(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "pages");
+    let noise = new_account(&*store, "noise");
+    let names: Vec<String> = (0..25).map(|n| format!("i-p{n:02}")).collect();
+    // Another account's instances in between, so the sequence has gaps.
+    let mut batch = Vec::new();
+    for (n, id) in names.iter().enumerate() {
+        batch.push(sample_instance(acct.id, id));
+        batch.push(sample_instance(noise.id, &format!("i-noise{n:02}")));
+    }
+    put_instances(&*store, batch);
+
+    let filter = InstanceFilter {
+        account_id: acct.id,
+        ..Default::default()
+    };
+    let page = |p| list_instances(&*store, filter.clone(), p);
+    let want = |range: std::ops::Range<usize>| names[range].to_vec();
+
+    let first = page(Page::Offset {
+        offset: 0,
+        limit: 10,
+    });
+    assert_eq!((ids(&first.items), first.total), (want(0..10), 25));
+    assert!(first.next_after.is_some());
+    let middle = page(Page::Offset {
+        offset: 10,
+        limit: 10,
+    });
+    assert_eq!(ids(&middle.items), want(10..20));
+    assert!(middle.next_after.is_some());
+    let last = page(Page::Offset {
+        offset: 20,
+        limit: 10,
+    });
+    assert_eq!(
+        (ids(&last.items), last.total, last.next_after),
+        (want(20..25), 25, None)
+    );
+    let exact_end = page(Page::Offset {
+        offset: 15,
+        limit: 10,
+    });
+    assert_eq!(
+        (ids(&exact_end.items), exact_end.next_after),
+        (want(15..25), None)
+    );
+    for offset in [25, 1000, u64::MAX] {
+        let past = page(Page::Offset { offset, limit: 10 });
+        assert_eq!(
+            (past.items.len(), past.total, past.next_after),
+            (0, 25, None)
+        );
+    }
+    let empty = page(Page::Offset {
+        offset: 0,
+        limit: 0,
+    });
+    assert_eq!(
+        (empty.items.len(), empty.total, empty.next_after),
+        (0, 25, None)
+    );
+
+    // Walking with After gives every row once, in order, and the cursors match Offset pages.
+    let after_first = page(Page::After {
+        after: first.next_after.unwrap_or_default(),
+        limit: 10,
+    });
+    assert_eq!(ids(&after_first.items), want(10..20));
+    let mut seen = Vec::new();
+    let mut cursor = 0;
+    let mut sizes = Vec::new();
+    loop {
+        let listing = page(Page::After {
+            after: cursor,
+            limit: 10,
+        });
+        assert_eq!(listing.total, 25);
+        sizes.push(listing.items.len());
+        seen.extend(ids(&listing.items));
+        match listing.next_after {
+            Some(next) => {
+                assert!(next > cursor);
+                cursor = next;
+            }
+            None => break,
+        }
+    }
+    assert_eq!((seen, sizes), (want(0..25), vec![10, 10, 5]));
+
+    // A cursor that ends exactly at the last row: the final page is full and says no more.
+    let fifteen = page(Page::After {
+        after: 0,
+        limit: 15,
+    });
+    let rest = page(Page::After {
+        after: fifteen.next_after.unwrap_or_default(),
+        limit: 10,
+    });
+    assert_eq!((ids(&rest.items), rest.next_after), (want(15..25), None));
+    let beyond = page(Page::After {
+        after: i64::MAX,
+        limit: 10,
+    });
+    assert_eq!(
+        (beyond.items.len(), beyond.total, beyond.next_after),
+        (0, 25, None)
+    );
+
+    // Pages of a filtered listing count only the matches.
+    let f = InstanceFilter {
+        ids: Some(want(5..12)),
+        ..filter.clone()
+    };
+    let filtered = list_instances(&*store, f.clone(), Page::After { after: 0, limit: 4 });
+    assert_eq!((ids(&filtered.items), filtered.total), (want(5..9), 7));
+    let more = list_instances(
+        &*store,
+        f,
+        Page::After {
+            after: filtered.next_after.unwrap_or_default(),
+            limit: 4,
+        },
+    );
+    assert_eq!((ids(&more.items), more.next_after), (want(9..12), None));
+}
+
+/// Hosts: filters, pages, upsert order, deletion scope; counting instances placed on a host.
+pub fn hosts_and_placement(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "hosts");
+    let stranger = new_account(&*store, "host-stranger");
+    let a = acct.id;
+    let h1 = sample_host(a, "dh-1");
+    let mut h2 = sample_host(a, "dh-2");
+    h2.region_id = "cn-beijing".into();
+    h2.zone_id = "cn-beijing-a".into();
+    h2.status = HostStatus::UnderAssessment;
+    let mut h3 = sample_host(a, "dh-3");
+    h3.zone_id = "cn-hangzhou-j".into();
+    let h9 = sample_host(stranger.id, "dh-9");
+    {
+        let (h1, h2, h3) = (h1.clone(), h2.clone(), h3.clone());
+        write(&*store, move |tx| {
+            tx.put_host(&h1)?;
+            tx.put_host(&h9)?;
+            tx.put_host(&h2)?;
+            tx.put_host(&h3)
+        });
+    }
+    let hosts =
+        |filter: HostFilter, page: Page| read(&*store, move |tx| tx.list_hosts(&filter, page));
+    let all = Page::Offset {
+        offset: 0,
+        limit: 100,
+    };
+    let base = HostFilter {
+        account_id: a,
+        ..Default::default()
+    };
+    let check = |filter: HostFilter, want: &[&str]| {
+        let what = format!("{filter:?}");
+        let listing = hosts(filter, all);
+        assert_eq!(host_ids(&listing.items), strs(want), "{what}");
+        assert_eq!(listing.total, want.len() as u64, "{what}");
+    };
+    check(base.clone(), &["dh-1", "dh-2", "dh-3"]);
+    check(
+        HostFilter {
+            region_id: Some("cn-hangzhou".into()),
+            ..base.clone()
+        },
+        &["dh-1", "dh-3"],
+    );
+    check(
+        HostFilter {
+            zone_id: Some("cn-hangzhou-j".into()),
+            ..base.clone()
+        },
+        &["dh-3"],
+    );
+    check(
+        HostFilter {
+            status: Some("UnderAssessment".into()),
+            ..base.clone()
+        },
+        &["dh-2"],
+    );
+    check(
+        HostFilter {
+            ids: Some(strs(&["dh-3", "dh-9", "dh-1"])),
+            ..base.clone()
+        },
+        &["dh-1", "dh-3"],
+    );
+    check(
+        HostFilter {
+            ids: Some(Vec::new()),
+            ..base.clone()
+        },
+        &[],
+    );
+
+    let first = hosts(base.clone(), Page::After { after: 0, limit: 2 });
+    assert_eq!(
+        (host_ids(&first.items), first.total),
+        (strs(&["dh-1", "dh-2"]), 3)
+    );
+    let second = hosts(
+        base.clone(),
+        Page::After {
+            after: first.next_after.unwrap_or_default(),
+            limit: 2,
+        },
+    );
+    assert_eq!(
+        (host_ids(&second.items), second.next_after),
+        (strs(&["dh-3"]), None)
+    );
+    let offset = hosts(
+        base.clone(),
+        Page::Offset {
+            offset: 1,
+            limit: 1,
+        },
+    );
+    assert_eq!(host_ids(&offset.items), strs(&["dh-2"]));
+    assert!(offset.next_after.is_some());
+
+    // Updating keeps the place; the data comes back whole.
+    let mut h1b = h1.clone();
+    h1b.status = HostStatus::PermanentFailure;
+    h1b.locks = vec![LockReason::Financial];
+    {
+        let h = h1b.clone();
+        write(&*store, move |tx| tx.put_host(&h));
+    }
+    let listing = hosts(base.clone(), all);
+    assert_eq!(listing.items.first(), Some(&h1b));
+    assert_eq!(
+        read(&*store, move |tx| Ok((
+            tx.host(a, "dh-1")?,
+            tx.host(a, "dh-9")?
+        ))),
+        (Some(h1b), None)
+    );
+
+    // Placement counts are per account and follow puts and deletes.
+    let on = |host: &str| {
+        let mut i = sample_instance(a, &format!("i-on-{host}-{}", unique("x")));
+        i.dedicated_host_id = Some(host.to_owned());
+        i
+    };
+    let (p1, p2, p3) = (on("dh-1"), on("dh-1"), on("dh-3"));
+    let mut foreign = sample_instance(stranger.id, "i-foreign");
+    foreign.dedicated_host_id = Some("dh-1".into());
+    put_instances(
+        &*store,
+        vec![
+            p1.clone(),
+            p2.clone(),
+            p3,
+            foreign,
+            sample_instance(a, "i-floating"),
+        ],
+    );
+    let counts = |store: &dyn Store| {
+        read(store, move |tx| {
+            Ok((
+                tx.instances_on_host(a, "dh-1")?,
+                tx.instances_on_host(a, "dh-2")?,
+                tx.instances_on_host(a, "dh-3")?,
+            ))
+        })
+    };
+    assert_eq!(counts(&*store), (2, 0, 1));
+    let mut moved = p2;
+    moved.dedicated_host_id = Some("dh-3".into());
+    let p1_id = p1.id.clone();
+    write(&*store, move |tx| {
+        tx.put_instance(&moved)?;
+        tx.delete_instance(a, &p1_id)
+    });
+    assert_eq!(counts(&*store), (0, 0, 2));
+
+    let (theirs, mine, again) = write(&*store, move |tx| {
+        Ok((
+            tx.delete_host(stranger.id, "dh-2")?,
+            tx.delete_host(a, "dh-2")?,
+            tx.delete_host(a, "dh-2")?,
+        ))
+    });
+    assert_eq!((theirs, mine, again), (false, true, false));
+    check(base, &["dh-1", "dh-3"]);
+}
+
+/// Events get increasing sequence numbers and are read back in order from a cursor.
+pub fn events_cursor(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "events");
+    let events: Vec<NewEvent> = (0..5)
+        .map(|n| NewEvent {
+            account_id: acct.id,
+            resource: if n % 2 == 0 {
+                ResourceKind::Instance
+            } else {
+                ResourceKind::DedicatedHost
+            },
+            resource_id: format!("i-ev{n}"),
+            action: if n == 0 {
+                "DeleteInstance".into()
+            } else {
+                ActionKind::Expire.as_str().into()
+            },
+            scheduled_at: (n > 0).then(|| at("2026-02-01T00:00:00Z") + Duration::days(n)),
+            happened_at: at("2026-02-01T00:00:00.25Z") + Duration::days(n),
+            outcome: "locked".into(),
+            detail: serde_json::json!({ "n": n, "price": "12.50", "nested": { "ok": true } }),
+        })
+        .collect();
+    let seqs = {
+        let events = events.clone();
+        write(&*store, move |tx| {
+            events
+                .iter()
+                .map(|e| tx.append_event(e))
+                .collect::<Result<Vec<_>, _>>()
+        })
+    };
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+
+    let (head, tail, none, zero) = {
+        let (s3, s5) = (seqs[2], seqs[4]);
+        read(&*store, move |tx| {
+            Ok((
+                tx.events_after(0, 3)?,
+                tx.events_after(s3, 10)?,
+                tx.events_after(s5, 10)?,
+                tx.events_after(0, 0)?,
+            ))
+        })
+    };
+    let pairs = |got: &[crate::Event]| -> Vec<(i64, NewEvent)> {
+        got.iter().map(|e| (e.seq, e.event.clone())).collect()
+    };
+    let expected: Vec<(i64, NewEvent)> = seqs.iter().copied().zip(events).collect();
+    assert_eq!(pairs(&head), expected[..3].to_vec());
+    assert_eq!(pairs(&tail), expected[3..].to_vec());
+    assert!(none.is_empty() && zero.is_empty());
+}
+
+/// Remembered answers are keyed by account, action and token, and can be replaced.
+pub fn idempotency(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "tokens");
+    let other = new_account(&*store, "tokens-other");
+    let a = acct.id;
+    let answer = IdempotentAnswer {
+        fingerprint: "sha256:abc".into(),
+        response: serde_json::json!({ "InstanceIdSets": { "InstanceIdSet": ["i-1"] } }),
+    };
+    assert_eq!(
+        read(&*store, move |tx| tx.idempotent_answer(
+            a,
+            "RunInstances",
+            "tok"
+        )),
+        None
+    );
+    {
+        let ans = answer.clone();
+        write(&*store, move |tx| {
+            tx.put_idempotent_answer(a, "RunInstances", "tok", &ans)
+        });
+    }
+    let (got, other_action, other_token, other_account) = read(&*store, move |tx| {
+        Ok((
+            tx.idempotent_answer(a, "RunInstances", "tok")?,
+            tx.idempotent_answer(a, "DeleteInstance", "tok")?,
+            tx.idempotent_answer(a, "RunInstances", "tok2")?,
+            tx.idempotent_answer(other.id, "RunInstances", "tok")?,
+        ))
+    });
+    assert_eq!(got, Some(answer));
+    assert_eq!(
+        (other_action, other_token, other_account),
+        (None, None, None)
+    );
+
+    let replaced = IdempotentAnswer {
+        fingerprint: "sha256:def".into(),
+        response: serde_json::json!("plain string"),
+    };
+    {
+        let ans = replaced.clone();
+        write(&*store, move |tx| {
+            tx.put_idempotent_answer(a, "RunInstances", "tok", &ans)
+        });
+    }
+    assert_eq!(
+        read(&*store, move |tx| tx.idempotent_answer(
+            a,
+            "RunInstances",
+            "tok"
+        )),
+        Some(replaced)
+    );
+}
+
+/// Settings: absent until put, then the last value put.
+pub fn settings(store: Arc<dyn Store>) {
+    let key = unique("clock");
+    let k = key.clone();
+    assert_eq!(read(&*store, move |tx| tx.setting(&k)), None);
+    for value in ["2026-01-01T00:00:00Z", "", "later"] {
+        let k = key.clone();
+        write(&*store, move |tx| tx.put_setting(&k, value));
+        let k = key.clone();
+        assert_eq!(
+            read(&*store, move |tx| tx.setting(&k)),
+            Some(value.to_owned())
+        );
+    }
+    assert_eq!(read(&*store, |tx| tx.setting("no such setting")), None);
+}
+
+/// Reset empties resources, jobs, events and tokens and zeroes balances; accounts, keys and
+/// settings stay.
+pub fn reset_clears_resources(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "reset");
+    let a = acct.id;
+    let key = AccessKey {
+        id: unique("LTAIreset"),
+        secret: "s".into(),
+        account_id: a,
+    };
+    let setting = unique("reset-setting");
+    let mut inst = sample_instance(a, "i-reset");
+    inst.auto_release_time = Some(at("2026-03-01T00:00:00Z"));
+    let mut host = sample_host(a, "dh-reset");
+    host.auto_release_time = Some(at("2026-03-02T00:00:00Z"));
+    {
+        let (key, setting, inst, host) = (key.clone(), setting.clone(), inst.clone(), host);
+        write(&*store, move |tx| {
+            tx.set_balance(a, Money::from_units(1_000_000))?;
+            tx.put_access_key(&key)?;
+            tx.put_instance(&inst)?;
+            tx.put_host(&host)?;
+            tx.append_event(&NewEvent {
+                account_id: a,
+                resource: ResourceKind::Instance,
+                resource_id: "i-reset".into(),
+                action: "AutoRelease".into(),
+                scheduled_at: None,
+                happened_at: at("2026-01-01T00:00:00Z"),
+                outcome: "released".into(),
+                detail: serde_json::Value::Null,
+            })?;
+            tx.put_idempotent_answer(
+                a,
+                "RunInstances",
+                "t",
+                &IdempotentAnswer {
+                    fingerprint: "f".into(),
+                    response: serde_json::Value::Null,
+                },
+            )?;
+            tx.put_setting(&setting, "kept")
+        });
+    }
+    write(&*store, |tx| tx.reset());
+
+    let listing = list_instances(
+        &*store,
+        InstanceFilter {
+            account_id: a,
+            ..Default::default()
+        },
+        Page::Offset {
+            offset: 0,
+            limit: 10,
+        },
+    );
+    assert_eq!((listing.items.len(), listing.total), (0, 0));
+    let (instance, host, next, events, answer, account, kept_key, kept_setting) = {
+        let (key_id, setting) = (key.id.clone(), setting.clone());
+        read(&*store, move |tx| {
+            Ok((
+                tx.instance(a, "i-reset")?,
+                tx.host(a, "dh-reset")?,
+                tx.next_due()?,
+                tx.events_after(0, 10)?,
+                tx.idempotent_answer(a, "RunInstances", "t")?,
+                tx.account(a)?,
+                tx.access_key(&key_id)?,
+                tx.setting(&setting)?,
+            ))
+        })
+    };
+    assert_eq!((instance, host, next, answer), (None, None, None, None));
+    assert!(events.is_empty());
+    assert_eq!(all_jobs(&*store), Vec::new());
+    assert_eq!(account.map(|acct| acct.balance), Some(Money::ZERO));
+    assert_eq!(kept_key, Some(key));
+    assert_eq!(kept_setting.as_deref(), Some("kept"));
+
+    // The store is fully usable afterwards, including the same ids.
+    put_instances(&*store, vec![inst.clone()]);
+    assert_eq!(
+        matching(
+            &*store,
+            InstanceFilter {
+                account_id: a,
+                ..Default::default()
+            }
+        ),
+        strs(&["i-reset"])
+    );
+    assert_eq!(all_jobs(&*store).len(), 1);
+}
+
+/// A closure that returns an error leaves no trace, whatever it wrote first, jobs included.
+pub fn rollback_on_error(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "rollback");
+    let a = acct.id;
+    let setting = unique("rollback-setting");
+    let mut keep = sample_instance(a, "i-keep");
+    keep.auto_release_time = Some(at("2026-04-01T00:00:00Z"));
+    {
+        let (keep, setting) = (keep.clone(), setting.clone());
+        write(&*store, move |tx| {
+            tx.put_instance(&keep)?;
+            tx.set_balance(a, Money::from_units(500))?;
+            tx.put_setting(&setting, "before")
+        });
+    }
+    let jobs_before = all_jobs(&*store);
+    assert_eq!(jobs_before.len(), 1);
+
+    let new_name = unique("ghost");
+    let key_id = unique("LTAIghost");
+    let outcomes: Vec<TxError> = [true, false]
+        .into_iter()
+        .map(|as_rejection| {
+            let (new_name, key_id, setting) = (new_name.clone(), key_id.clone(), setting.clone());
+            let result = store.write(move |tx| -> TxResult<()> {
+                let ghost = tx.create_account(&new_name)?;
+                tx.set_balance(a, Money::from_units(1))?;
+                tx.put_access_key(&AccessKey {
+                    id: key_id,
+                    secret: "s".into(),
+                    account_id: ghost.id,
+                })?;
+                let mut inst = sample_instance(a, "i-ghost");
+                inst.auto_release_time = Some(at("2026-03-01T00:00:00Z"));
+                tx.put_instance(&inst)?;
+                let mut host = sample_host(a, "dh-ghost");
+                host.auto_release_time = Some(at("2026-03-01T00:00:00Z"));
+                tx.put_host(&host)?;
+                tx.delete_instance(a, "i-keep")?;
+                tx.append_event(&NewEvent {
+                    account_id: a,
+                    resource: ResourceKind::Instance,
+                    resource_id: "i-ghost".into(),
+                    action: "RunInstances".into(),
+                    scheduled_at: None,
+                    happened_at: at("2026-01-01T00:00:00Z"),
+                    outcome: "created".into(),
+                    detail: serde_json::Value::Null,
+                })?;
+                tx.put_idempotent_answer(
+                    a,
+                    "RunInstances",
+                    "ghost",
+                    &IdempotentAnswer {
+                        fingerprint: "f".into(),
+                        response: serde_json::Value::Null,
+                    },
+                )?;
+                tx.put_setting(&setting, "after")?;
+                Err(if as_rejection {
+                    rejected()
+                } else {
+                    TxError::Store(StoreError::Backend("closure gave up".into()))
+                })
+            });
+            match result {
+                Ok(()) => panic!("a failing closure must fail the write"),
+                Err(e) => e,
+            }
+        })
+        .collect();
+    assert!(
+        matches!(&outcomes[0], TxError::Rejected(e) if e.is(&INVALID_PARAMETER)),
+        "{:?}",
+        outcomes[0]
+    );
+    assert!(
+        matches!(&outcomes[1], TxError::Store(StoreError::Backend(_))),
+        "{:?}",
+        outcomes[1]
+    );
+
+    let seen = read(&*store, move |tx| {
+        Ok((
+            tx.account_by_name(&new_name)?,
+            tx.account(a)?.map(|acct| acct.balance),
+            tx.access_key(&key_id)?,
+            tx.instance(a, "i-ghost")?,
+            tx.host(a, "dh-ghost")?,
+            tx.instance(a, "i-keep")?,
+            tx.events_after(0, 10)?,
+            tx.idempotent_answer(a, "RunInstances", "ghost")?,
+            tx.setting(&setting)?,
+        ))
+    });
+    assert_eq!(seen.0, None, "account created by a failed write");
+    assert_eq!(
+        seen.1,
+        Some(Money::from_units(500)),
+        "balance set by a failed write"
+    );
+    assert_eq!(seen.2, None, "access key put by a failed write");
+    assert_eq!(
+        (seen.3, seen.4),
+        (None, None),
+        "resources put by a failed write"
+    );
+    assert_eq!(seen.5, Some(keep), "instance deleted by a failed write");
+    assert!(seen.6.is_empty(), "events appended by a failed write");
+    assert_eq!(seen.7, None, "token remembered by a failed write");
+    assert_eq!(seen.8.as_deref(), Some("before"));
+    assert_eq!(
+        all_jobs(&*store),
+        jobs_before,
+        "jobs changed by a failed write"
+    );
+}
+
+/// A panicking closure is rolled back and reported as [`StoreError::Panicked`]; the store keeps
+/// working, for writes around it and for reads.
+pub fn rollback_on_panic(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "panic");
+    let a = acct.id;
+    let result = store.write(move |tx| -> TxResult<()> {
+        let mut inst = sample_instance(a, "i-panic");
+        inst.auto_release_time = Some(at("2026-03-01T00:00:00Z"));
+        tx.put_instance(&inst)?;
+        panic!("deliberate panic inside a write closure (expected by the test)");
+    });
+    assert!(
+        matches!(result, Err(TxError::Store(StoreError::Panicked))),
+        "{result:?}"
+    );
+    assert_eq!(read(&*store, move |tx| tx.instance(a, "i-panic")), None);
+    assert_eq!(all_jobs(&*store), Vec::new());
+
+    let result = store.read(|_tx| -> TxResult<()> {
+        panic!("deliberate panic inside a read closure (expected by the test)");
+    });
+    assert!(
+        matches!(result, Err(TxError::Store(StoreError::Panicked))),
+        "{result:?}"
+    );
+
+    // Panics among concurrent writers do not take the others' writes down with them.
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                for n in 0..10 {
+                    let id = format!("i-pt{t}-{n}");
+                    let explode = n % 3 == 0;
+                    let result = store.write(move |tx| -> TxResult<()> {
+                        tx.put_instance(&sample_instance(a, &id))?;
+                        if explode {
+                            panic!("deliberate panic among concurrent writers (expected)");
+                        }
+                        Ok(())
+                    });
+                    assert_eq!(result.is_ok(), !explode, "{result:?}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer thread");
+    }
+    let mut want: Vec<String> = (0..8)
+        .flat_map(|t| {
+            (0..10)
+                .filter(|n| n % 3 != 0)
+                .map(move |n| format!("i-pt{t}-{n}"))
+        })
+        .collect();
+    want.sort();
+    let mut got = matching(
+        &*store,
+        InstanceFilter {
+            account_id: a,
+            ..Default::default()
+        },
+    );
+    got.sort();
+    assert_eq!(got, want);
+}
+
+/// Writes attempted inside `read` fail with an error (no panic) and change nothing.
+pub fn read_only_rejects_writes(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "readonly");
+    let a = acct.id;
+    let key = unique("readonly-setting");
+    let k = key.clone();
+    let refused = store
+        .read(move |tx| {
+            let setting = tx.put_setting(&k, "v").is_err();
+            let instance = tx.put_instance(&sample_instance(a, "i-ro")).is_err();
+            let balance = tx.set_balance(a, Money::from_units(7)).is_err();
+            Ok((setting, instance, balance))
+        })
+        .map_err(|e| format!("{e:?}"));
+    // An engine may also fail the whole read once a write was attempted; it must not succeed.
+    if let Ok(flags) = refused {
+        assert_eq!(flags, (true, true, true));
+    }
+    let (setting, instance, balance) = read(&*store, move |tx| {
+        Ok((tx.setting(&key)?, tx.instance(a, "i-ro")?, tx.account(a)?))
+    });
+    assert_eq!((setting, instance), (None, None));
+    assert_eq!(balance.map(|acct| acct.balance), Some(Money::ZERO));
+    // And writing still works.
+    write(&*store, move |tx| tx.set_balance(a, Money::from_units(9)));
+}
+
+/// A read closure sees one snapshot: a write committed while it runs is not visible to it, and
+/// is visible to the next read.
+pub fn read_is_a_snapshot(store: Arc<dyn Store>) {
+    let key = unique("snapshot");
+    {
+        let k = key.clone();
+        write(&*store, move |tx| tx.put_setting(&k, "1"));
+    }
+    let (started_tx, started) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let reader = {
+        let store = Arc::clone(&store);
+        let k = key.clone();
+        thread::spawn(move || {
+            store.read(move |tx| {
+                let first = tx.setting(&k)?;
+                let _ = started_tx.send(());
+                let _ = go_rx.recv_timeout(StdDuration::from_secs(10));
+                let second = tx.setting(&k)?;
+                Ok((first, second))
+            })
+        })
+    };
+    started
+        .recv_timeout(StdDuration::from_secs(10))
+        .expect("reader started");
+    {
+        let k = key.clone();
+        write(&*store, move |tx| tx.put_setting(&k, "2"));
+    }
+    let _ = go.send(());
+    let seen = reader.join().expect("reader thread").expect("read");
+    assert_eq!(seen, (Some("1".to_owned()), Some("1".to_owned())));
+    assert_eq!(
+        read(&*store, move |tx| tx.setting(&key)),
+        Some("2".to_owned())
+    );
+}
+
+/// Many threads writing at once: every acknowledged write is there afterwards.
+pub fn concurrent_writers(store: Arc<dyn Store>) {
+    const THREADS: usize = 16;
+    const WRITES: usize = 50;
+    let acct = new_account(&*store, "concurrent");
+    let a = acct.id;
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                for n in 0..WRITES {
+                    let id = format!("i-c{t:02}-{n:02}");
+                    write(&*store, move |tx| {
+                        tx.put_instance(&sample_instance(a, &id))?;
+                        tx.append_event(&NewEvent {
+                            account_id: a,
+                            resource: ResourceKind::Instance,
+                            resource_id: id,
+                            action: "RunInstances".into(),
+                            scheduled_at: None,
+                            happened_at: at("2026-01-01T00:00:00Z"),
+                            outcome: "created".into(),
+                            detail: serde_json::Value::Null,
+                        })
+                    });
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer thread");
+    }
+    let listing = list_instances(
+        &*store,
+        InstanceFilter {
+            account_id: a,
+            ..Default::default()
+        },
+        Page::Offset {
+            offset: 0,
+            limit: 10_000,
+        },
+    );
+    assert_eq!(listing.total, (THREADS * WRITES) as u64);
+    let mut got = ids(&listing.items);
+    got.sort();
+    let mut want: Vec<String> = (0..THREADS)
+        .flat_map(|t| (0..WRITES).map(move |n| format!("i-c{t:02}-{n:02}")))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    let events = read(&*store, |tx| tx.events_after(0, 10_000));
+    assert_eq!(events.len(), THREADS * WRITES);
+}
+
+/// Writes queued up behind a slow one (an engine that commits in groups runs them together):
+/// the failing and panicking ones leave nothing, the others all keep their writes.
+pub fn failed_writes_in_a_crowd(store: Arc<dyn Store>) {
+    const CROWD: usize = 30;
+    let acct = new_account(&*store, "crowd");
+    let a = acct.id;
+
+    // Hold the writer busy until the crowd has queued behind it.
+    let (inside_tx, inside) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let blocker = {
+        let store = Arc::clone(&store);
+        thread::spawn(move || {
+            write(&*store, move |tx| {
+                tx.put_instance(&sample_instance(a, "i-blocker"))?;
+                let _ = inside_tx.send(());
+                let _ = release_rx.recv_timeout(StdDuration::from_secs(10));
+                Ok(())
+            })
+        })
+    };
+    inside
+        .recv_timeout(StdDuration::from_secs(10))
+        .expect("blocking write started");
+
+    let crowd: Vec<_> = (0..CROWD)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                let id = format!("i-crowd{n:02}");
+                store.write(move |tx| -> TxResult<usize> {
+                    let mut inst = sample_instance(a, &id);
+                    inst.auto_release_time = Some(at("2026-03-01T00:00:00Z"));
+                    tx.put_instance(&inst)?;
+                    match n % 3 {
+                        0 => Err(rejected()),
+                        1 => panic!("deliberate panic in a crowded batch (expected)"),
+                        _ => Ok(n),
+                    }
+                })
+            })
+        })
+        .collect();
+    thread::sleep(StdDuration::from_millis(300));
+    let _ = release.send(());
+    blocker.join().expect("blocker thread");
+
+    for (n, t) in crowd.into_iter().enumerate() {
+        let result = t.join().expect("crowd thread");
+        match n % 3 {
+            0 => assert!(
+                matches!(result, Err(TxError::Rejected(_))),
+                "{n}: {result:?}"
+            ),
+            1 => assert!(
+                matches!(result, Err(TxError::Store(StoreError::Panicked))),
+                "{n}: {result:?}"
+            ),
+            _ => assert_eq!(result.ok(), Some(n)),
+        }
+    }
+    let mut want: Vec<String> = (0..CROWD)
+        .filter(|n| n % 3 == 2)
+        .map(|n| format!("i-crowd{n:02}"))
+        .collect();
+    want.push("i-blocker".into());
+    want.sort();
+    let mut got = matching(
+        &*store,
+        InstanceFilter {
+            account_id: a,
+            ..Default::default()
+        },
+    );
+    got.sort();
+    assert_eq!(got, want);
+    let mut job_ids: Vec<String> = all_jobs(&*store)
+        .into_iter()
+        .map(|j| j.resource_id)
+        .collect();
+    job_ids.sort();
+    want.retain(|id| id != "i-blocker");
+    assert_eq!(job_ids, want, "only the kept writes have jobs");
+}
