@@ -586,6 +586,7 @@ pub fn instance_filters(store: Arc<dyn Store>) {
 
     let mut f1 = sample_instance(a, "i-f1");
     f1.name = "web-1".into();
+    f1.dedicated_host_id = Some("dh-a".into());
     let mut f2 = sample_instance(a, "i-f2");
     f2.name = "web-2".into();
     f2.zone_id = "cn-hangzhou-j".into();
@@ -598,14 +599,17 @@ pub fn instance_filters(store: Arc<dyn Store>) {
     f3.region_id = "cn-beijing".into();
     f3.zone_id = "cn-beijing-a".into();
     f3.locks = vec![LockReason::Security, LockReason::Financial];
+    f3.dedicated_host_id = Some("dh-a".into());
     let mut f4 = sample_instance(a, "i-f4");
     f4.name = "Web-3".into();
     f4.locks = vec![LockReason::Recycling];
+    f4.dedicated_host_id = Some("dh-b".into());
     let mut f5 = sample_instance(a, "i-f5");
     f5.name = "dbx1x".into();
     f5.zone_id = "cn-hangzhou-j".into();
     let mut g1 = sample_instance(stranger.id, "i-g1");
     g1.name = "web-1".into();
+    g1.dedicated_host_id = Some("dh-a".into());
     put_instances(&*store, vec![f1, g1, f2, f3, f4, f5]);
 
     let base = InstanceFilter {
@@ -676,6 +680,20 @@ pub fn instance_filters(store: Arc<dyn Store>) {
         },
         &["i-f1", "i-f3", "i-f4", "i-f5"],
     );
+
+    for (host, want) in [
+        ("dh-a", &["i-f1", "i-f3"][..]),
+        ("dh-b", &["i-f4"][..]),
+        ("dh-none", &[][..]),
+    ] {
+        check(
+            InstanceFilter {
+                host_id: Some(host.into()),
+                ..base.clone()
+            },
+            want,
+        );
+    }
 
     // Names: exact, `*` wildcards; `%`, `_`, `?` and `[` are ordinary characters; case counts.
     for (pattern, want) in [

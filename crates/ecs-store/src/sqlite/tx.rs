@@ -220,6 +220,7 @@ fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
     }
     c.and_opt("zone_id", &f.zone_id);
     c.and_opt("status", &f.status);
+    c.and_opt("host_id", &f.host_id);
     if let Some(charge) = f.charge_type {
         c.and("charge_type = ?", charge.as_str().to_owned());
     }
