@@ -110,6 +110,15 @@ impl SqliteStore {
         // FULL: in WAL mode NORMAL may lose the last commits on power loss; an acknowledged
         // write must not be lost.
         conn.pragma_update(None, "synchronous", "FULL").db()?;
+        // On macOS plain fsync does not flush the drive's cache; F_FULLFSYNC does. Elsewhere
+        // these two are no-ops.
+        conn.pragma_update(None, "fullfsync", true).db()?;
+        conn.pragma_update(None, "checkpoint_fullfsync", true)
+            .db()?;
+        // A checkpoint leaves the WAL file at its largest size; cap what it keeps after a big
+        // batch (a reset, a bulk load) so the disk space comes back.
+        conn.pragma_update(None, "journal_size_limit", 64i64 * 1024 * 1024)
+            .db()?;
         conn.pragma_update(None, "foreign_keys", true).db()?;
         schema::migrate(&mut conn)?;
 

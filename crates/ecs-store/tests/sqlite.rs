@@ -124,8 +124,55 @@ fn schema_version_and_pragmas() {
     let dir = TempDir::new();
     drop(open(&dir.db()));
     let conn = rusqlite_check::open(&dir.db());
-    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "1");
+    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "2");
     assert_eq!(rusqlite_check::pragma(&conn, "journal_mode"), "wal");
+}
+
+#[test]
+fn version_one_is_migrated() {
+    let dir = TempDir::new();
+    let store = open(&dir.db());
+    let a = store
+        .write(|tx| Ok(tx.create_account("migrate")?.id))
+        .expect("account");
+    let inst = sample_instance(a, "i-migrate");
+    let put = inst.clone();
+    store
+        .write(move |tx| Ok(tx.put_instance(&put)?))
+        .expect("put");
+    drop(store);
+
+    // Put the file back the way schema version 1 left it.
+    let conn = rusqlite_check::open(&dir.db());
+    conn.execute_batch(
+        "DROP INDEX instances_by_region;
+         CREATE INDEX instances_by_region ON instances(account_id, region_id, seq);
+         DROP INDEX instances_by_host;
+         CREATE INDEX instances_by_host ON instances(account_id, host_id)
+             WHERE host_id IS NOT NULL;
+         DROP INDEX hosts_by_region;
+         CREATE INDEX hosts_by_region ON hosts(account_id, region_id, seq);
+         PRAGMA user_version = 1;",
+    )
+    .expect("downgrade");
+    drop(conn);
+
+    let store = open(&dir.db());
+    let got = store
+        .read(move |tx| Ok(tx.instance(a, "i-migrate")?))
+        .expect("read");
+    assert_eq!(got, Some(inst));
+    drop(store);
+    let conn = rusqlite_check::open(&dir.db());
+    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "2");
+    let columns: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_index_info('instances_by_region')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("index info");
+    assert_eq!(columns, 9);
 }
 
 #[test]
@@ -183,236 +230,187 @@ fn nested_write_is_refused() {
     }
 }
 
-/// Bulk numbers on a large file. Run with
+/// Bulk numbers on a large file: 1,000,000 instances over 10 accounts (100,000 each, half in
+/// each of two regions), each with an auto-release job. Run with
 /// `cargo test -p ecs-store --release --test sqlite -- --ignored --nocapture perf`.
 #[test]
 #[ignore]
 fn perf_million_instances() {
     const ACCOUNTS: i64 = 10;
     const PER_ACCOUNT: usize = 100_000;
+    // ECS_STORE_PERF_DB=/some/file keeps the database (and reuses it on the next run), for
+    // looking at query plans with the sqlite3 shell.
     let dir = TempDir::new();
-    let store = Arc::new(open(&dir.db()));
-    let accounts: Vec<i64> = store
-        .write(|tx| {
+    let path = std::env::var_os("ECS_STORE_PERF_DB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.db());
+    let opening = Instant::now();
+    let store = Arc::new(open(&path));
+    eprintln!("{:>10.3?}  open (and migrate)", opening.elapsed());
+    let existing = store
+        .read(|tx| {
             (0..ACCOUNTS)
-                .map(|n| Ok(tx.create_account(&format!("perf{n}"))?.id))
-                .collect::<TxResult<Vec<_>>>()
+                .map(|n| Ok(tx.account_by_name(&format!("perf{n}"))?.map(|a| a.id)))
+                .collect::<TxResult<Option<Vec<_>>>>()
         })
         .expect("accounts");
-
-    let start = Instant::now();
-    const CHUNK: usize = 10_000;
-    for chunk in 0..(PER_ACCOUNT * ACCOUNTS as usize / CHUNK) {
-        let accounts = accounts.clone();
-        store
-            .write(move |tx| {
-                for k in 0..CHUNK {
-                    let n = chunk * CHUNK + k;
-                    let a = accounts[n % accounts.len()];
-                    let mut inst = sample_instance(a, &format!("i-perf{n:07}"));
-                    if n % 2 == 1 {
-                        inst.region_id = "cn-beijing".into();
-                        inst.zone_id = "cn-beijing-a".into();
-                    }
-                    inst.name = format!("host-{n}");
-                    inst.auto_release_time = Some(
-                        at("2026-06-01T00:00:00Z")
-                            + chrono::Duration::minutes((n % 100_000) as i64),
-                    );
-                    tx.put_instance(&inst)?;
-                }
-                Ok(())
-            })
-            .expect("bulk insert");
-    }
-    let inserted = start.elapsed();
-    let size = std::fs::metadata(dir.db()).map(|m| m.len()).unwrap_or(0);
-    eprintln!(
-        "insert 1,000,000 instances (10k per transaction): {inserted:?}, file {} MiB",
-        size / (1 << 20)
-    );
+    let accounts = match existing {
+        Some(accounts) => accounts,
+        None => populate(&store, ACCOUNTS, PER_ACCOUNT),
+    };
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    eprintln!("database file: {} MiB", size / (1 << 20));
 
     let a = accounts[3];
-    let time = |label: &str, runs: u32, f: &dyn Fn()| {
-        f(); // warm the cache
+    let time = |label: &str, runs: u32, f: &dyn Fn() -> usize| {
+        let found = f(); // and warms the cache
         let start = Instant::now();
         for _ in 0..runs {
             f();
         }
-        eprintln!("{label}: {:?} per call", start.elapsed() / runs);
+        eprintln!("{:>10.3?}  {label} ({found})", start.elapsed() / runs);
     };
-    let list = |filter: InstanceFilter, page: Page| {
-        let store = Arc::clone(&store);
-        move || {
-            let filter = filter.clone();
-            let listing = store
-                .read(move |tx| Ok(tx.list_instances(&filter, page)?))
-                .expect("list");
-            assert!(!listing.items.is_empty());
-        }
+    let list = |filter: &InstanceFilter, page: Page| {
+        let filter = filter.clone();
+        store
+            .read(move |tx| Ok(tx.list_instances(&filter, page)?))
+            .expect("list")
     };
-    let account_only = InstanceFilter {
+
+    let account = InstanceFilter {
         account_id: a,
         ..Default::default()
     };
-    let by_region = InstanceFilter {
+    let region = InstanceFilter {
         region_id: Some("cn-beijing".into()),
-        ..account_only.clone()
+        ..account.clone()
     };
-    // The middle of the listing, found with a cursor.
-    let mid = store
-        .read({
-            let f = account_only.clone();
-            move |tx| {
-                Ok(tx.list_instances(
-                    &f,
-                    Page::Offset {
-                        offset: 50_000,
-                        limit: 1,
-                    },
-                )?)
-            }
-        })
-        .expect("mid")
-        .items[0]
-        .id
-        .clone();
-    let mid_seq = store
-        .read({
-            let f = account_only.clone();
-            move |tx| {
-                Ok(tx.list_instances(
-                    &f,
-                    Page::Offset {
-                        offset: 49_999,
-                        limit: 1,
-                    },
-                )?)
-            }
-        })
-        .expect("seq")
-        .next_after
-        .expect("more follow");
-    eprintln!("cursor in the middle: after seq {mid_seq} comes {mid}");
-
-    time(
-        "page of 100, account only, first page (incl. COUNT over 100k)",
-        20,
-        &list(
-            account_only.clone(),
-            Page::After {
-                after: 0,
-                limit: 100,
-            },
-        ),
-    );
-    time(
-        "page of 100, account only, After cursor mid-listing (incl. COUNT over 100k)",
-        20,
-        &list(
-            account_only.clone(),
-            Page::After {
-                after: mid_seq,
-                limit: 100,
-            },
-        ),
-    );
-    time(
-        "page of 100, account + region (50k match), After cursor (incl. COUNT)",
-        20,
-        &list(
-            by_region.clone(),
-            Page::After {
-                after: mid_seq,
-                limit: 100,
-            },
-        ),
-    );
-    time(
-        "page of 100, account only, Offset 50,000 (incl. COUNT)",
-        20,
-        &list(
-            account_only.clone(),
+    // A cursor half way through the region's listing.
+    let mid = list(
+        &region,
+        Page::Offset {
+            offset: 24_999,
+            limit: 1,
+        },
+    )
+    .next_after
+    .expect("more follow");
+    let first = Page::After {
+        after: 0,
+        limit: 100,
+    };
+    let cases: Vec<(&str, InstanceFilter, Page)> = vec![
+        (
+            "count only (limit 0), account: 100k match",
+            account.clone(),
             Page::Offset {
-                offset: 50_000,
-                limit: 100,
+                offset: 0,
+                limit: 0,
             },
         ),
-    );
-    time(
-        "page of 100, account + status Running (residual filter) (incl. COUNT)",
-        10,
-        &list(
-            InstanceFilter {
-                status: Some("Running".into()),
-                ..account_only.clone()
+        (
+            "count only (limit 0), account+region: 50k match",
+            region.clone(),
+            Page::Offset {
+                offset: 0,
+                limit: 0,
             },
+        ),
+        ("page 100 + count, account", account.clone(), first),
+        ("page 100 + count, account+region", region.clone(), first),
+        (
+            "page 100 + count, account+region, After mid-listing",
+            region.clone(),
             Page::After {
-                after: 0,
+                after: mid,
                 limit: 100,
             },
         ),
-    );
-    time(
-        "page of 100, account + name wildcard host-1* (incl. COUNT)",
-        10,
-        &list(
+        (
+            "page 100 + count, account+region, Offset 25,000",
+            region.clone(),
+            Page::Offset {
+                offset: 25_000,
+                limit: 100,
+            },
+        ),
+        (
+            "page 100 + count, account+region+status Stopped (1/7 match)",
+            InstanceFilter {
+                status: Some("Stopped".into()),
+                ..region.clone()
+            },
+            first,
+        ),
+        (
+            "page 100 + count, account+region+zone+status Running",
+            InstanceFilter {
+                zone_id: Some("cn-beijing-a".into()),
+                status: Some("Running".into()),
+                ..region.clone()
+            },
+            first,
+        ),
+        (
+            "page 100 + count, account+region+name host-1*",
             InstanceFilter {
                 name: Some("host-1*".into()),
-                ..account_only.clone()
+                ..region.clone()
             },
-            Page::After {
-                after: 0,
-                limit: 100,
-            },
+            first,
         ),
-    );
-    time(
-        "ids filter, 100 ids (incl. COUNT)",
-        20,
-        &list(
+        (
+            "page 100 + count, account+region+name exact",
+            InstanceFilter {
+                name: Some("host-500013".into()),
+                ..region.clone()
+            },
+            first,
+        ),
+        (
+            "page 100 + count, account+region+100 ids",
             InstanceFilter {
                 ids: Some(
                     (0..100)
-                        .map(|k| format!("i-perf{:07}", 3 + 10 * k))
+                        .map(|k| format!("i-perf{:07}", 13 + 20 * k))
                         .collect(),
                 ),
-                ..account_only.clone()
+                ..region.clone()
             },
-            Page::After {
-                after: 0,
-                limit: 100,
-            },
+            first,
         ),
-    );
-    time("single instance by id", 1000, &{
-        let store = Arc::clone(&store);
-        let mid = mid.clone();
-        move || {
-            let id = mid.clone();
-            store
-                .read(move |tx| Ok(tx.instance(a, &id)?))
-                .expect("get")
-                .expect("found");
-        }
+    ];
+    for (label, filter, page) in cases {
+        time(label, 10, &|| list(&filter, page).items.len());
+    }
+    let one = list(
+        &region,
+        Page::Offset {
+            offset: 30_000,
+            limit: 1,
+        },
+    )
+    .items[0]
+        .id
+        .clone();
+    time("one instance by id", 1000, &|| {
+        let id = one.clone();
+        store
+            .read(move |tx| Ok(tx.instance(a, &id)?))
+            .expect("get")
+            .map_or(0, |_| 1)
     });
-    time("due_jobs(limit 100) over 1,000,000 jobs", 100, &{
-        let store = Arc::clone(&store);
-        move || {
-            let jobs = store
-                .read(|tx| Ok(tx.due_jobs(at("2026-07-01T00:00:00Z"), 100)?))
-                .expect("due");
-            assert_eq!(jobs.len(), 100);
-        }
+    time("due_jobs(limit 100) over 1,000,000 jobs", 100, &|| {
+        store
+            .read(|tx| Ok(tx.due_jobs(at("2026-07-01T00:00:00Z"), 100)?))
+            .expect("due")
+            .len()
     });
-    time("next_due over 1,000,000 jobs", 1000, &{
-        let store = Arc::clone(&store);
-        move || {
-            store
-                .read(|tx| Ok(tx.next_due()?))
-                .expect("next")
-                .expect("some");
-        }
+    time("next_due over 1,000,000 jobs", 1000, &|| {
+        store
+            .read(|tx| Ok(tx.next_due()?))
+            .expect("next")
+            .map_or(0, |_| 1)
     });
 
     // Single writes, one at a time (one fsync each) and from 16 threads (grouped).
@@ -424,7 +422,7 @@ fn perf_million_instances() {
             .expect("write");
     }
     eprintln!(
-        "sequential single writes: {:?} per write",
+        "{:>10.3?}  sequential single writes, per write",
         single.elapsed() / 200
     );
     let before = store.write_stats();
@@ -447,11 +445,69 @@ fn perf_million_instances() {
     }
     let after = store.write_stats();
     eprintln!(
-        "16 threads x 100 writes: {:?} total, {} commits for {} writes",
+        "{:>10.3?}  16 threads x 100 writes, total; {} commits for {} writes",
         crowd.elapsed(),
         after.commits - before.commits,
         after.jobs - before.jobs
     );
+    // Leave a kept database as it was found.
+    store
+        .write(move |tx| {
+            for n in 0..200 {
+                tx.delete_instance(a, &format!("i-single{n}"))?;
+            }
+            for t in 0..16 {
+                for n in 0..100 {
+                    tx.delete_instance(a, &format!("i-crowd{t}-{n}"))?;
+                }
+            }
+            Ok(())
+        })
+        .expect("clean up");
+}
+
+fn populate(store: &SqliteStore, accounts: i64, per_account: usize) -> Vec<i64> {
+    let ids: Vec<i64> = store
+        .write(move |tx| {
+            (0..accounts)
+                .map(|n| Ok(tx.create_account(&format!("perf{n}"))?.id))
+                .collect::<TxResult<Vec<_>>>()
+        })
+        .expect("accounts");
+    let start = Instant::now();
+    const CHUNK: usize = 10_000;
+    let total = per_account * ids.len();
+    for chunk in 0..total.div_ceil(CHUNK) {
+        let ids = ids.clone();
+        store
+            .write(move |tx| {
+                for n in chunk * CHUNK..((chunk + 1) * CHUNK).min(total) {
+                    // Accounts interleave, so one account's rows are spread over the whole file.
+                    let a = ids[n % ids.len()];
+                    let mut inst = sample_instance(a, &format!("i-perf{n:07}"));
+                    if n % 20 >= 10 {
+                        inst.region_id = "cn-beijing".into();
+                        inst.zone_id = "cn-beijing-a".into();
+                    }
+                    if n % 7 == 0 {
+                        inst.status = ecs_domain::model::InstanceStatus::Stopped;
+                    }
+                    inst.name = format!("host-{n}");
+                    inst.auto_release_time = Some(
+                        at("2026-06-01T00:00:00Z")
+                            + chrono::Duration::minutes((n % 100_000) as i64),
+                    );
+                    tx.put_instance(&inst)?;
+                }
+                Ok(())
+            })
+            .expect("bulk insert");
+    }
+    eprintln!(
+        "insert {total} instances ({CHUNK} per transaction): {:?}",
+        start.elapsed()
+    );
+    ids
 }
 
 /// Direct looks at the file, bypassing the store.

@@ -108,51 +108,27 @@ impl<'c> SqliteTx<'c> {
         filter: Option<Conditions>,
         page: Page,
     ) -> StoreResult<Listing<T>> {
-        let Some(Conditions { sql, mut args }) = filter else {
+        let Some(conditions) = filter else {
             return Ok(Listing {
                 items: Vec::new(),
                 total: 0,
                 next_after: None,
             });
         };
-
+        let q = listing_sql(table, conditions, page);
         let total: i64 = self
             .conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE {sql}"))
+            .prepare_cached(&q.count)
             .db()?
-            .query_row(params_from_iter(args.iter()), |r| r.get(0))
+            .query_row(params_from_iter(q.count_args.iter()), |r| r.get(0))
             .db()?;
-
-        // One row more than asked tells whether another page follows without a second query.
-        let (limit, query) = match page {
-            Page::Offset { offset, limit } => {
-                args.push(Value::Integer(i64::from(limit) + 1));
-                args.push(Value::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-                (
-                    limit,
-                    format!(
-                        "SELECT seq, data FROM {table} WHERE {sql} ORDER BY seq LIMIT ? OFFSET ?"
-                    ),
-                )
-            }
-            Page::After { after, limit } => {
-                args.push(Value::Integer(after));
-                args.push(Value::Integer(i64::from(limit) + 1));
-                (
-                    limit,
-                    format!(
-                        "SELECT seq, data FROM {table} WHERE {sql} AND seq > ? ORDER BY seq LIMIT ?"
-                    ),
-                )
-            }
-        };
-        let mut stmt = self.conn.prepare_cached(&query).db()?;
-        let mut rows = stmt.query(params_from_iter(args.iter())).db()?;
+        let mut stmt = self.conn.prepare_cached(&q.page).db()?;
+        let mut rows = stmt.query(params_from_iter(q.page_args.iter())).db()?;
         let mut items = Vec::new();
         let mut last_seq = None;
         let mut more = false;
         while let Some(row) = rows.next().db()? {
-            if items.len() == limit as usize {
+            if items.len() == q.limit as usize {
                 more = true;
                 break;
             }
@@ -168,67 +144,144 @@ impl<'c> SqliteTx<'c> {
     }
 }
 
+/// The scheduler's query. `due_at <= ?1` bounds the range scan on `jobs_by_due`, whose order
+/// is the ORDER BY, so only the rows returned are read; the second term trims the last second.
+const DUE_JOBS_SQL: &str = "
+    SELECT resource_kind, resource_id, kind, account_id, due_at, due_ns FROM jobs
+    WHERE due_at <= ?1 AND (due_at < ?1 OR due_ns <= ?2)
+    ORDER BY due_at, due_ns, resource_id, kind
+    LIMIT ?3";
+
+const NEXT_DUE_SQL: &str = "SELECT due_at, due_ns FROM jobs ORDER BY due_at, due_ns LIMIT 1";
+
+/// `+account_id` for the reason given at [`Conditions`]: the host index must drive this.
+const ON_HOST_SQL: &str = "SELECT COUNT(*) FROM instances WHERE host_id = ?2 AND +account_id = ?1";
+
+/// The statements of one listing: the count of every match, and the page, which asks for one
+/// row more than `limit` so that its presence tells whether another page follows.
+struct ListingSql {
+    count: String,
+    count_args: Vec<Value>,
+    page: String,
+    page_args: Vec<Value>,
+    limit: u32,
+}
+
+fn listing_sql(table: &str, c: Conditions, page: Page) -> ListingSql {
+    let Conditions { sql, args, .. } = c;
+    let mut page_args = args.clone();
+    let (limit, page_sql) = match page {
+        Page::Offset { offset, limit } => {
+            page_args.push(Value::Integer(i64::from(limit) + 1));
+            page_args.push(Value::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+            (
+                limit,
+                format!("SELECT seq, data FROM {table} WHERE {sql} ORDER BY seq LIMIT ? OFFSET ?"),
+            )
+        }
+        Page::After { after, limit } => {
+            page_args.push(Value::Integer(after));
+            page_args.push(Value::Integer(i64::from(limit) + 1));
+            (
+                limit,
+                format!(
+                    "SELECT seq, data FROM {table} WHERE {sql} AND seq > ? ORDER BY seq LIMIT ?"
+                ),
+            )
+        }
+    };
+    ListingSql {
+        count: format!("SELECT COUNT(*) FROM {table} WHERE {sql}"),
+        count_args: args,
+        page: page_sql,
+        page_args,
+        limit,
+    }
+}
+
 /// A WHERE clause with its arguments, in order.
+///
+/// Which index a listing uses is decided here, not left to SQLite's planner: without table
+/// statistics it prefers any index that yields rows in `seq` order, so with an id list or a host
+/// it would walk the account's whole region index (100,000 entries for a big account: half a
+/// second) rather than probe the id or host index for a handful of rows. When the rows are to
+/// be found by id or by host, that term comes first and every other column is written `+col`:
+/// a unary `+` leaves the value alone but makes the term unusable for an index lookup, so the
+/// id or host index is the only way in.
 struct Conditions {
     sql: String,
     args: Vec<Value>,
+    /// `"+"` when the leading term alone must drive the lookup, else `""`.
+    prefix: &'static str,
 }
 
 impl Conditions {
-    fn new(account_id: i64) -> Self {
-        Conditions {
-            sql: "account_id = ?".to_owned(),
-            args: vec![Value::Integer(account_id)],
+    /// The leading terms: the id list or host if given, and the account. `None` when the filter
+    /// can match nothing (an explicit empty id list).
+    fn new(account_id: i64, ids: &Option<Vec<String>>, host_id: &Option<String>) -> Option<Self> {
+        let mut c = Conditions {
+            sql: String::new(),
+            args: Vec::new(),
+            prefix: "",
+        };
+        if let Some(ids) = ids {
+            let mut ids: Vec<&String> = ids.iter().collect();
+            ids.sort();
+            ids.dedup();
+            if ids.is_empty() {
+                return None;
+            }
+            // One JSON array argument rather than a placeholder per id: the statement text is
+            // the same whatever the count (so it is prepared once) and no list can exceed
+            // SQLite's limit on bound variables.
+            let list = serde_json::Value::from(ids.into_iter().cloned().collect::<Vec<_>>());
+            c.sql.push_str("id IN (SELECT value FROM json_each(?))");
+            c.args.push(Value::Text(list.to_string()));
+            c.prefix = "+";
+        } else if let Some(host) = host_id {
+            c.sql.push_str("host_id = ?");
+            c.args.push(Value::Text(host.clone()));
+            c.prefix = "+";
         }
+        if c.sql.is_empty() {
+            c.sql.push_str("account_id = ?");
+            c.args.push(Value::Integer(account_id));
+        } else {
+            c.and("account_id", "=", account_id);
+        }
+        Some(c)
     }
 
-    fn and(&mut self, sql: &str, arg: impl Into<Value>) {
-        self.sql.push_str(" AND ");
-        self.sql.push_str(sql);
+    fn and(&mut self, column: &str, op: &str, arg: impl Into<Value>) {
+        self.sql
+            .push_str(&format!(" AND {}{column} {op} ?", self.prefix));
         self.args.push(arg.into());
     }
 
     fn and_opt(&mut self, column: &str, value: &Option<String>) {
         if let Some(v) = value {
-            self.and(&format!("{column} = ?"), v.clone());
+            self.and(column, "=", v.clone());
         }
-    }
-
-    /// `id IN (...)`; false when the list is empty, which must match nothing.
-    fn and_ids(&mut self, ids: &Option<Vec<String>>) -> bool {
-        let Some(ids) = ids else { return true };
-        let mut ids: Vec<&String> = ids.iter().collect();
-        ids.sort();
-        ids.dedup();
-        if ids.is_empty() {
-            return false;
-        }
-        // A single JSON array argument instead of one placeholder per id: the statement text
-        // stays the same whatever the count (so it is cached once) and no count can reach
-        // SQLite's limit on bound variables.
-        let list = serde_json::Value::from(ids.into_iter().cloned().collect::<Vec<_>>());
-        self.and("id IN (SELECT value FROM json_each(?))", list.to_string());
-        true
     }
 }
 
 fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
-    let mut c = Conditions::new(f.account_id);
-    c.and_opt("region_id", &f.region_id);
-    if !c.and_ids(&f.ids) {
-        return None;
+    let mut c = Conditions::new(f.account_id, &f.ids, &f.host_id)?;
+    if f.ids.is_some() {
+        // With ids leading, the host (if any) is one more plain condition.
+        c.and_opt("host_id", &f.host_id);
     }
+    c.and_opt("region_id", &f.region_id);
     c.and_opt("zone_id", &f.zone_id);
     c.and_opt("status", &f.status);
-    c.and_opt("host_id", &f.host_id);
     if let Some(charge) = f.charge_type {
-        c.and("charge_type = ?", charge.as_str().to_owned());
+        c.and("charge_type", "=", charge.as_str().to_owned());
     }
     if let Some(name) = &f.name {
         if name.contains('*') {
-            c.and("name GLOB ?", glob_pattern(name));
+            c.and("name", "GLOB", glob_pattern(name));
         } else {
-            c.and("name = ?", name.clone());
+            c.and("name", "=", name.clone());
         }
     }
     if let Some(reason) = &f.lock_reason {
@@ -236,17 +289,15 @@ fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
         if reason.is_empty() || reason.contains(',') {
             return None;
         }
-        c.and("instr(lock_reasons, ?) > 0", format!(",{reason},"));
+        c.sql.push_str(" AND instr(lock_reasons, ?) > 0");
+        c.args.push(Value::Text(format!(",{reason},")));
     }
     Some(c)
 }
 
 fn host_conditions(f: &HostFilter) -> Option<Conditions> {
-    let mut c = Conditions::new(f.account_id);
+    let mut c = Conditions::new(f.account_id, &f.ids, &None)?;
     c.and_opt("region_id", &f.region_id);
-    if !c.and_ids(&f.ids) {
-        return None;
-    }
     c.and_opt("zone_id", &f.zone_id);
     c.and_opt("status", &f.status);
     Some(c)
@@ -584,7 +635,7 @@ impl StoreTx for SqliteTx<'_> {
     fn instances_on_host(&mut self, account_id: i64, host_id: &str) -> StoreResult<u64> {
         let n: i64 = self
             .conn
-            .prepare_cached("SELECT COUNT(*) FROM instances WHERE account_id = ?1 AND host_id = ?2")
+            .prepare_cached(ON_HOST_SQL)
             .db()?
             .query_row(params![account_id, host_id], |r| r.get(0))
             .db()?;
@@ -593,16 +644,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn due_jobs(&mut self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Job>> {
         let (secs, nanos) = split_time(now);
-        // `due_at <= ?1` bounds the index range; the second term only trims the last second.
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT resource_kind, resource_id, kind, account_id, due_at, due_ns FROM jobs
-                 WHERE due_at <= ?1 AND (due_at < ?1 OR due_ns <= ?2)
-                 ORDER BY due_at, due_ns, resource_id, kind
-                 LIMIT ?3",
-            )
-            .db()?;
+        let mut stmt = self.conn.prepare_cached(DUE_JOBS_SQL).db()?;
         let mut rows = stmt.query(params![secs, nanos, limit]).db()?;
         let mut jobs = Vec::new();
         while let Some(row) = rows.next().db()? {
@@ -614,7 +656,7 @@ impl StoreTx for SqliteTx<'_> {
     fn next_due(&mut self) -> StoreResult<Option<DateTime<Utc>>> {
         let first: Option<(i64, i64)> = self
             .conn
-            .prepare_cached("SELECT due_at, due_ns FROM jobs ORDER BY due_at, due_ns LIMIT 1")
+            .prepare_cached(NEXT_DUE_SQL)
             .db()?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
@@ -749,5 +791,140 @@ impl StoreTx for SqliteTx<'_> {
             self.exec(sql, [])?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's own description of how it would run `sql`.
+    fn plan(conn: &Connection, sql: &str, args: &[Value]) -> String {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("prepare");
+        let rows = stmt
+            .query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(3))
+            .expect("explain");
+        rows.map(|r| r.expect("row"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
+    fn schema() -> Connection {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        crate::sqlite::schema::migrate(&mut conn).expect("schema");
+        conn
+    }
+
+    /// The plans the performance numbers depend on. The planner has no statistics (ecsd never
+    /// runs ANALYZE), so these are the plans a large file gets too.
+    #[test]
+    fn queries_use_the_intended_indexes() {
+        let conn = schema();
+        let region = InstanceFilter {
+            account_id: 1,
+            region_id: Some("cn-hangzhou".into()),
+            ..Default::default()
+        };
+        let pages = [
+            Page::After {
+                after: 10,
+                limit: 100,
+            },
+            Page::Offset {
+                offset: 10,
+                limit: 100,
+            },
+        ];
+        let cases: Vec<(InstanceFilter, &str, &str)> = vec![
+            (
+                region.clone(),
+                "COVERING INDEX instances_by_region",
+                "INDEX instances_by_region",
+            ),
+            (
+                InstanceFilter {
+                    zone_id: Some("cn-hangzhou-i".into()),
+                    status: Some("Running".into()),
+                    charge_type: Some(ecs_domain::model::ChargeType::PrePaid),
+                    name: Some("web-*".into()),
+                    lock_reason: Some("financial".into()),
+                    ..region.clone()
+                },
+                "COVERING INDEX instances_by_region",
+                "INDEX instances_by_region",
+            ),
+            (
+                InstanceFilter {
+                    ids: Some(vec!["i-1".into(), "i-2".into()]),
+                    status: Some("Running".into()),
+                    ..region.clone()
+                },
+                "sqlite_autoindex_instances_1",
+                "sqlite_autoindex_instances_1",
+            ),
+            (
+                InstanceFilter {
+                    ids: Some(vec!["i-1".into()]),
+                    host_id: Some("dh-1".into()),
+                    ..region.clone()
+                },
+                "sqlite_autoindex_instances_1",
+                "sqlite_autoindex_instances_1",
+            ),
+            (
+                InstanceFilter {
+                    host_id: Some("dh-1".into()),
+                    status: Some("Running".into()),
+                    ..region.clone()
+                },
+                "INDEX instances_by_host",
+                "INDEX instances_by_host",
+            ),
+        ];
+        for (filter, count_index, page_index) in cases {
+            for page in pages {
+                let conditions = instance_conditions(&filter).expect("matches something");
+                let q = listing_sql("instances", conditions, page);
+                let count = plan(&conn, &q.count, &q.count_args);
+                let rows = plan(&conn, &q.page, &q.page_args);
+                assert!(count.contains(count_index), "{filter:?}: {count}");
+                assert!(rows.contains(page_index), "{filter:?} {page:?}: {rows}");
+                if filter.ids.is_none() {
+                    // Rows come in seq order straight from the index: no sort of all matches.
+                    assert!(!rows.contains("TEMP B-TREE"), "{filter:?} {page:?}: {rows}");
+                }
+            }
+        }
+
+        let hosts = HostFilter {
+            account_id: 1,
+            region_id: Some("cn-hangzhou".into()),
+            status: Some("Available".into()),
+            ..Default::default()
+        };
+        let q = listing_sql("hosts", host_conditions(&hosts).expect("some"), pages[0]);
+        assert!(plan(&conn, &q.count, &q.count_args).contains("COVERING INDEX hosts_by_region"));
+        assert!(plan(&conn, &q.page, &q.page_args).contains("INDEX hosts_by_region"));
+
+        let due = plan(
+            &conn,
+            DUE_JOBS_SQL,
+            &[Value::Integer(1), Value::Integer(0), Value::Integer(100)],
+        );
+        assert!(due.contains("INDEX jobs_by_due (due_at<?)"), "{due}");
+        assert!(!due.contains("TEMP B-TREE"), "{due}");
+        let next = plan(&conn, NEXT_DUE_SQL, &[]);
+        assert!(next.contains("COVERING INDEX jobs_by_due"), "{next}");
+        let on_host = plan(
+            &conn,
+            ON_HOST_SQL,
+            &[Value::Integer(1), Value::Text("dh-1".into())],
+        );
+        assert!(
+            on_host.contains("INDEX instances_by_host (host_id=?)"),
+            "{on_host}"
+        );
     }
 }

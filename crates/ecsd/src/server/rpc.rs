@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use ecs_domain::error::common::INTERNAL_ERROR;
+use ecs_domain::error::common::{INTERNAL_ERROR, INVALID_REGION_ID};
 use ecs_domain::ApiError;
 use ecs_wire::codes::{INVALID_ACTION_NOT_FOUND, SIGNATURE_NONCE_USED};
 use ecs_wire::{
@@ -110,6 +110,13 @@ fn dispatch(
     req.check_version()?;
     let action = req.action()?;
     let op = ops::find(action).ok_or_else(|| INVALID_ACTION_NOT_FOUND.err())?;
+    // Every operation is regional: a RegionId, where sent (the classic SDKs always send the
+    // client's), must be one this server offers.
+    if let Some(region) = req.params.non_empty("RegionId") {
+        if app.catalog.region(region).is_none() {
+            return Err(INVALID_REGION_ID.err());
+        }
+    }
     let key = app
         .access_key(&caller.access_key_id)
         .ok_or_else(|| INTERNAL_ERROR.err())?;

@@ -1,0 +1,873 @@
+//! The whole benchmark in one run: start each target on loopback, drive the same load at it
+//! with the same generator, run the lifecycle scale test, and report (table and JSON).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::process::Command;
+
+use crate::api::{self, ADMIN_TOKEN, KEY_ID, KEY_SECRET};
+use crate::http::Conn;
+use crate::load::{self, LoadResult, LoadSpec, Workload};
+use crate::procs::{self, Machine, Server};
+use crate::sign::{ec2_request, EcsClient};
+
+/// The version of the results file's layout; bumped when a field changes meaning or goes away.
+pub const SCHEMA: &str = "ecs-bench.results/1";
+
+/// What to run, and how big.
+#[derive(Debug, Clone)]
+pub struct SuiteConfig {
+    pub ecsd: PathBuf,
+    /// `moto_server` of a Python environment; `None` leaves the peer out (recorded as such).
+    pub moto: Option<PathBuf>,
+    /// Data directories and server logs go here.
+    pub work_dir: PathBuf,
+    pub out: PathBuf,
+    pub quick: bool,
+    pub concurrencies: Vec<usize>,
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// Instances on the ecsd serving the request targets (pages are read out of these).
+    pub instances: u64,
+    pub moto_instances: u64,
+    /// Instances of the lifecycle scale run, and how many are due in the same minute.
+    pub scale_instances: u64,
+    pub scale_burst: u64,
+    pub skip_scale: bool,
+    /// Connections used to create instances.
+    pub create_concurrency: usize,
+}
+
+impl SuiteConfig {
+    pub fn full(ecsd: PathBuf, moto: Option<PathBuf>, work_dir: PathBuf, out: PathBuf) -> Self {
+        SuiteConfig {
+            ecsd,
+            moto,
+            work_dir,
+            out,
+            quick: false,
+            concurrencies: vec![1, 64],
+            warmup: Duration::from_secs(2),
+            duration: Duration::from_secs(10),
+            instances: 100_000,
+            moto_instances: 100,
+            scale_instances: 1_000_000,
+            scale_burst: 100_000,
+            skip_scale: false,
+            create_concurrency: 4,
+        }
+    }
+
+    pub fn quick(ecsd: PathBuf, moto: Option<PathBuf>, work_dir: PathBuf, out: PathBuf) -> Self {
+        SuiteConfig {
+            quick: true,
+            warmup: Duration::from_millis(300),
+            duration: Duration::from_millis(1500),
+            instances: 1_000,
+            moto_instances: 20,
+            scale_instances: 10_000,
+            scale_burst: 1_000,
+            ..Self::full(ecsd, moto, work_dir, out)
+        }
+    }
+}
+
+/// One target at one concurrency.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    /// `baseline`, `ecsd-modify`, `ecsd-describe-one`, `ecsd-describe-page`, `moto-modify`,
+    /// `moto-describe-one`.
+    pub name: String,
+    /// `baseline`, `ecsd` or `moto`.
+    pub server: String,
+    pub operation: String,
+    pub concurrency: usize,
+    /// Every answer was correct and at least one was measured.
+    pub ok: bool,
+    /// Generator cost of building and signing one request, no I/O (µs).
+    pub prepare_us: f64,
+    /// Generator cost of checking one answer, cheap and thorough (µs).
+    pub check_us: f64,
+    pub check_thorough_us: f64,
+    #[serde(flatten)]
+    pub load: LoadResult,
+    /// requests/s divided by the baseline's at the same concurrency.
+    pub ratio_to_baseline: Option<f64>,
+}
+
+/// The lifecycle scale run.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ScaleReport {
+    pub instances: u64,
+    pub burst: u64,
+    pub create_calls: u64,
+    pub create_seconds: f64,
+    pub create_instances_per_s: f64,
+    /// The minute every burst instance is due in (virtual clock).
+    pub burst_minute: String,
+    /// How far the virtual clock was moved, in seconds.
+    pub advance_by_s: i64,
+    /// Wall time of the advance call, which answers after every due action has run.
+    pub release_seconds: f64,
+    /// Actions in the advance answer, and how many were releases.
+    pub actions: u64,
+    pub released: u64,
+    /// happened_at − scheduled_at over the releases, in virtual seconds. The clock jumps, so
+    /// this is how far past the due time the advance went, not a delay of the scheduler; the
+    /// scheduler's own delay in this run is `release_seconds` of real time.
+    pub lag_virtual_min_s: f64,
+    pub lag_virtual_max_s: f64,
+    /// TotalCount after the burst (expected: instances − burst) and how long counting took.
+    pub total_after: u64,
+    pub count_seconds: f64,
+    /// VmHWM of ecsd, over its whole life up to the restart.
+    pub peak_rss_mib: f64,
+    pub rss_after_create_mib: f64,
+    /// Database directory (database, WAL and shared-memory files).
+    pub db_bytes: u64,
+    pub db_mib: f64,
+    /// From starting the process again after a SIGKILL until /health answered 200.
+    pub restart_seconds: f64,
+    pub restart_after: String,
+    pub total_after_restart: u64,
+    pub rss_after_restart_mib: f64,
+    pub ok: bool,
+    pub problems: Vec<String>,
+}
+
+/// A target of issue 5, judged against this run's numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Goal {
+    pub goal: String,
+    pub wanted: String,
+    pub measured: Option<f64>,
+    pub unit: String,
+    /// `None` in a quick run (which never judges speed) or when not measured.
+    pub met: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub mode: &'static str,
+    pub started_at: String,
+    pub finished_at: String,
+    pub wall_seconds: f64,
+    pub machine: Machine,
+    pub generator: Value,
+    pub config: Value,
+    pub targets: Vec<TargetReport>,
+    pub scale: Option<ScaleReport>,
+    pub goals: Vec<Goal>,
+    /// Every target answered correctly and the scale run's counts came out right.
+    pub ok: bool,
+    pub problems: Vec<String>,
+}
+
+fn mib(kib: Option<u64>) -> f64 {
+    kib.map(|k| k as f64 / 1024.0).unwrap_or(0.0)
+}
+
+/// Average time of one call of `f`, in µs, over about `budget` (at least 3 calls).
+fn time_per_call(mut f: impl FnMut(), budget: Duration) -> f64 {
+    let t0 = Instant::now();
+    let mut n = 0u32;
+    while n < 3 || (t0.elapsed() < budget && n < 1_000_000) {
+        f();
+        n += 1;
+    }
+    t0.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+}
+
+struct Suite {
+    cfg: SuiteConfig,
+    targets: Vec<TargetReport>,
+    problems: Vec<String>,
+}
+
+fn say(msg: impl AsRef<str>) {
+    eprintln!("[ecs-bench] {}", msg.as_ref());
+}
+
+impl Suite {
+    fn ecsd_command(&self, data_dir: &Path, virtual_clock: bool) -> Command {
+        let mut c = Command::new(&self.cfg.ecsd);
+        c.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir);
+        if virtual_clock {
+            c.args(["--clock", "virtual"]);
+        }
+        c.env("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+            .env("ALIBABA_CLOUD_ACCESS_KEY_SECRET", KEY_SECRET)
+            .env("ECSD_ADMIN_TOKEN", ADMIN_TOKEN);
+        c
+    }
+
+    async fn start_ecsd(&self, name: &str, data_dir: &Path, virtual_clock: bool) -> Result<Server, String> {
+        procs::spawn_announcing(
+            name,
+            self.ecsd_command(data_dir, virtual_clock),
+            &self.cfg.work_dir.join(format!("{name}.log")),
+            "/health",
+            Duration::from_secs(300),
+        )
+        .await
+    }
+
+    fn spec(&self, concurrency: usize) -> LoadSpec {
+        LoadSpec {
+            concurrency,
+            warmup: self.cfg.warmup,
+            duration: self.cfg.duration,
+            max_requests: None,
+            thorough_every: 64,
+        }
+    }
+
+    /// Probes the target with one request (thoroughly checked), times the generator's own
+    /// costs on it, then runs the load.
+    async fn measure(
+        &mut self,
+        name: &str,
+        server: &Server,
+        server_kind: &str,
+        workload: Workload,
+        concurrency: usize,
+    ) {
+        let mut rng = StdRng::seed_from_u64(99);
+        let prepare_us = time_per_call(
+            || {
+                std::hint::black_box(workload.prepare(&mut rng));
+            },
+            Duration::from_millis(100),
+        );
+        let probe = workload.prepare(&mut rng);
+        let mut conn = Conn::new(server.addr);
+        let (check_us, check_thorough_us, probe_error) = match conn.send(&probe.bytes).await {
+            Ok(resp) => {
+                let verdict = load::check(&resp, &probe.expect, true);
+                let cheap = time_per_call(
+                    || {
+                        std::hint::black_box(load::check(&resp, &probe.expect, false).is_ok());
+                    },
+                    Duration::from_millis(20),
+                );
+                let thorough = time_per_call(
+                    || {
+                        std::hint::black_box(load::check(&resp, &probe.expect, true).is_ok());
+                    },
+                    Duration::from_millis(50),
+                );
+                (cheap, thorough, verdict.err())
+            }
+            Err(e) => (0.0, 0.0, Some(format!("transport: {e}"))),
+        };
+        drop(conn);
+        say(format!("{name} @{concurrency}: running"));
+        let mut result = load::run(
+            server.addr,
+            Arc::new(workload.clone()),
+            self.spec(concurrency),
+            Some(server.pid),
+        )
+        .await;
+        if let Some(e) = probe_error {
+            result.errors += 1;
+            result.first_error.get_or_insert(format!("probe: {e}"));
+        }
+        let ok = result.errors == 0 && result.requests > 0;
+        if !ok {
+            self.problems.push(format!(
+                "{name} @{concurrency}: {} errors, {} answers measured; first error: {}",
+                result.errors,
+                result.requests,
+                result.first_error.as_deref().unwrap_or("-")
+            ));
+        }
+        say(format!(
+            "{name} @{concurrency}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, {} errors",
+            result.rps, result.latency_ms.p50, result.latency_ms.p99, result.errors
+        ));
+        self.targets.push(TargetReport {
+            name: name.to_string(),
+            server: server_kind.to_string(),
+            operation: workload.operation().to_string(),
+            concurrency,
+            ok,
+            prepare_us,
+            check_us,
+            check_thorough_us,
+            load: result,
+            ratio_to_baseline: None,
+        });
+    }
+
+    fn fail(&mut self, what: &str, e: String) {
+        say(format!("FAILED: {what}: {e}"));
+        self.problems.push(format!("{what}: {e}"));
+    }
+
+    async fn run_baseline(&mut self) -> Result<(), String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["baseline", "--listen", "127.0.0.1:0"]);
+        let server = procs::spawn_announcing(
+            "baseline",
+            cmd,
+            &self.cfg.work_dir.join("baseline.log"),
+            "/health",
+            Duration::from_secs(30),
+        )
+        .await?;
+        // The same signed request as the ecsd write target, so the generator does the same
+        // work per request; the baseline ignores it.
+        let workload = Workload::EcsModify {
+            client: EcsClient::new(server.addr.to_string(), KEY_ID, KEY_SECRET),
+            ids: Arc::new(vec!["i-baseline0000000000000".to_string()]),
+            base: Utc::now() + TimeDelta::hours(2),
+        };
+        for c in self.cfg.concurrencies.clone() {
+            self.measure("baseline", &server, "baseline", workload.clone(), c)
+                .await;
+        }
+        server.stop().await
+    }
+
+    async fn run_ecsd(&mut self) -> Result<Value, String> {
+        let dir = self.cfg.work_dir.join("ecsd-load");
+        fresh_dir(&dir)?;
+        let server = self.start_ecsd("ecsd-load", &dir, false).await?;
+        let client = EcsClient::new(server.addr.to_string(), KEY_ID, KEY_SECRET);
+        let total = self.cfg.instances;
+        say(format!("ecsd: creating {total} instances"));
+        let created = api::create_instances(
+            server.addr,
+            &client,
+            total,
+            self.cfg.create_concurrency,
+            true,
+            Arc::new(|_| None),
+            progress_printer(total),
+        )
+        .await?;
+        let create_rate = created.instances as f64 / created.elapsed.as_secs_f64();
+        say(format!(
+            "ecsd: {} instances in {:.1} s ({create_rate:.0}/s)",
+            created.instances,
+            created.elapsed.as_secs_f64()
+        ));
+        let mut conn = Conn::new(server.addr);
+        let counted = api::total_count(&mut conn, &client).await?;
+        if counted != total {
+            return Err(format!("TotalCount {counted} after creating {total}"));
+        }
+        let ids = Arc::new(created.ids);
+        for c in self.cfg.concurrencies.clone() {
+            let w = Workload::EcsModify {
+                client: client.clone(),
+                ids: ids.clone(),
+                base: Utc::now() + TimeDelta::hours(2),
+            };
+            self.measure("ecsd-modify", &server, "ecsd", w, c).await;
+        }
+        for c in self.cfg.concurrencies.clone() {
+            let w = Workload::EcsDescribeOne {
+                client: client.clone(),
+                ids: ids.clone(),
+            };
+            self.measure("ecsd-describe-one", &server, "ecsd", w, c).await;
+        }
+        for c in self.cfg.concurrencies.clone() {
+            let w = Workload::EcsDescribePage {
+                client: client.clone(),
+                total,
+                page_size: 100,
+            };
+            self.measure("ecsd-describe-page", &server, "ecsd", w, c).await;
+        }
+        let info = json!({
+            "instances": total,
+            "create_seconds": created.elapsed.as_secs_f64(),
+            "create_instances_per_s": create_rate,
+            "peak_rss_mib": mib(procs::status_kib(server.pid, "VmHWM")),
+            "db_mib": procs::dir_bytes(&dir) as f64 / 1048576.0,
+        });
+        server.stop().await?;
+        Ok(info)
+    }
+
+    async fn run_moto(&mut self, moto: PathBuf) -> Result<(), String> {
+        let port = procs::free_port()?;
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut cmd = Command::new(moto);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        let ready = ec2_request(&addr.to_string(), "DescribeRegions", &[]);
+        let server = procs::spawn_on_port(
+            "moto",
+            cmd,
+            addr,
+            &self.cfg.work_dir.join("moto.log"),
+            ready,
+            Duration::from_secs(60),
+        )
+        .await?;
+        let ids = Arc::new(api::moto_instances(addr, self.cfg.moto_instances).await?);
+        let host = addr.to_string();
+        for c in self.cfg.concurrencies.clone() {
+            let w = Workload::Ec2Modify {
+                host: host.clone(),
+                ids: ids.clone(),
+            };
+            self.measure("moto-modify", &server, "moto", w, c).await;
+        }
+        for c in self.cfg.concurrencies.clone() {
+            let w = Workload::Ec2DescribeOne {
+                host: host.clone(),
+                ids: ids.clone(),
+            };
+            self.measure("moto-describe-one", &server, "moto", w, c)
+                .await;
+        }
+        server.stop().await
+    }
+
+    async fn run_scale(&mut self) -> Result<ScaleReport, String> {
+        let cfg = self.cfg.clone();
+        let mut r = ScaleReport {
+            instances: cfg.scale_instances,
+            burst: cfg.scale_burst,
+            ..Default::default()
+        };
+        let dir = cfg.work_dir.join("ecsd-scale");
+        fresh_dir(&dir)?;
+        let server = self.start_ecsd("ecsd-scale", &dir, true).await?;
+        let host = server.addr.to_string();
+        let client = EcsClient::new(host.clone(), KEY_ID, KEY_SECRET);
+        let mut conn = Conn::new(server.addr);
+        let clock = api::admin(&mut conn, &host, "GET", "/admin/clock", None).await?;
+        let now = clock["now"]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| format!("bad clock answer {clock}"))?;
+        // The burst minute is an hour ahead (the API wants at least 30 minutes); the rest are
+        // spread one call per minute from an hour after that.
+        let minute = now
+            .duration_trunc(TimeDelta::minutes(1))
+            .map_err(|e| e.to_string())?
+            + TimeDelta::hours(1);
+        r.burst_minute = ecs_wire::format_timestamp(minute);
+        let burst_calls = cfg.scale_burst.div_ceil(100);
+        let plan = Arc::new(move |call: u64| {
+            let at = if call < burst_calls {
+                // Seconds within the minute differ; the API keeps whole minutes.
+                minute + TimeDelta::seconds((call % 60) as i64)
+            } else {
+                minute + TimeDelta::hours(1) + TimeDelta::minutes((call - burst_calls) as i64)
+            };
+            Some(ecs_wire::format_timestamp(at))
+        });
+        say(format!(
+            "scale: creating {} instances ({} due in {})",
+            cfg.scale_instances, cfg.scale_burst, r.burst_minute
+        ));
+        let created = api::create_instances(
+            server.addr,
+            &client,
+            cfg.scale_instances,
+            cfg.create_concurrency,
+            false,
+            plan,
+            progress_printer(cfg.scale_instances),
+        )
+        .await?;
+        r.create_calls = created.calls;
+        r.create_seconds = created.elapsed.as_secs_f64();
+        r.create_instances_per_s = created.instances as f64 / r.create_seconds;
+        r.rss_after_create_mib = mib(procs::status_kib(server.pid, "VmHWM"));
+        say(format!(
+            "scale: created in {:.1} s ({:.0}/s); advancing the clock past {}",
+            r.create_seconds, r.create_instances_per_s, r.burst_minute
+        ));
+
+        let past = minute + TimeDelta::seconds(61);
+        r.advance_by_s = (past - now).num_seconds();
+        let t0 = Instant::now();
+        let answer = api::admin(
+            &mut conn,
+            &host,
+            "POST",
+            "/admin/clock/advance",
+            Some(&json!({ "seconds": r.advance_by_s })),
+        )
+        .await?;
+        r.release_seconds = t0.elapsed().as_secs_f64();
+        let actions = answer["actions"].as_array().cloned().unwrap_or_default();
+        r.actions = actions.len() as u64;
+        let mut lags = Vec::new();
+        for a in &actions {
+            if a["outcome"].as_str() == Some("released") {
+                r.released += 1;
+                let at = |k: &str| {
+                    a[k].as_str()
+                        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                };
+                if let (Some(s), Some(h)) = (at("scheduled_at"), at("happened_at")) {
+                    lags.push((h - s).num_milliseconds() as f64 / 1000.0);
+                }
+            }
+        }
+        r.lag_virtual_min_s = lags.iter().copied().fold(f64::INFINITY, f64::min);
+        r.lag_virtual_max_s = lags.iter().copied().fold(0.0, f64::max);
+        if lags.is_empty() {
+            r.lag_virtual_min_s = 0.0;
+        }
+        say(format!(
+            "scale: {} released in {:.2} s",
+            r.released, r.release_seconds
+        ));
+        let t0 = Instant::now();
+        r.total_after = api::total_count(&mut conn, &client).await?;
+        r.count_seconds = t0.elapsed().as_secs_f64();
+        let expected = cfg.scale_instances - cfg.scale_burst;
+        if r.released != cfg.scale_burst {
+            r.problems.push(format!(
+                "{} released, expected {}",
+                r.released, cfg.scale_burst
+            ));
+        }
+        if r.total_after != expected {
+            r.problems.push(format!(
+                "TotalCount {} after the burst, expected {expected}",
+                r.total_after
+            ));
+        }
+        r.peak_rss_mib = mib(procs::status_kib(server.pid, "VmHWM"));
+        r.db_bytes = procs::dir_bytes(&dir);
+        r.db_mib = r.db_bytes as f64 / 1048576.0;
+        drop(conn);
+
+        r.restart_after = "SIGKILL".into();
+        server.crash().await;
+        let again = self.start_ecsd("ecsd-scale-restart", &dir, true).await?;
+        r.restart_seconds = again.ready_after.as_secs_f64();
+        say(format!(
+            "scale: restarted with {} rows in {:.2} s",
+            r.total_after, r.restart_seconds
+        ));
+        let client = EcsClient::new(again.addr.to_string(), KEY_ID, KEY_SECRET);
+        let mut conn = Conn::new(again.addr);
+        r.total_after_restart = api::total_count(&mut conn, &client).await?;
+        if r.total_after_restart != expected {
+            r.problems.push(format!(
+                "TotalCount {} after the restart, expected {expected}",
+                r.total_after_restart
+            ));
+        }
+        r.rss_after_restart_mib = mib(procs::status_kib(again.pid, "VmHWM"));
+        drop(conn);
+        again.stop().await?;
+        r.ok = r.problems.is_empty();
+        Ok(r)
+    }
+}
+
+fn fresh_dir(dir: &Path) -> Result<(), String> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+/// Prints creation progress at every tenth of `total`.
+fn progress_printer(total: u64) -> Arc<dyn Fn(u64) + Send + Sync> {
+    let step = (total / 10).max(1);
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(step));
+    let t0 = Instant::now();
+    Arc::new(move |done| {
+        let mark = next.load(std::sync::atomic::Ordering::Relaxed);
+        if done >= mark
+            && next
+                .compare_exchange(
+                    mark,
+                    mark + step,
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            say(format!(
+                "  {done}/{total} created ({:.0}/s)",
+                done as f64 / t0.elapsed().as_secs_f64()
+            ));
+        }
+    })
+}
+
+fn find<'a>(targets: &'a [TargetReport], name: &str, c: usize) -> Option<&'a TargetReport> {
+    targets
+        .iter()
+        .find(|t| t.name == name && t.concurrency == c && t.ok)
+}
+
+fn goals(targets: &[TargetReport], scale: Option<&ScaleReport>, quick: bool) -> Vec<Goal> {
+    let top = 64;
+    let ratio = |name: &str| find(targets, name, top).and_then(|t| t.ratio_to_baseline);
+    let versus = |a: &str, b: &str| {
+        let a = find(targets, a, top)?;
+        let b = find(targets, b, top)?;
+        (b.load.rps > 0.0).then(|| a.load.rps / b.load.rps)
+    };
+    let mut out = vec![
+        ("signed durable writes (ModifyInstanceAutoReleaseTime @64) vs baseline", ">= 0.50", ratio("ecsd-modify"), "ratio", 0.5, true),
+        ("reads: DescribeInstances of 1 @64 vs baseline", ">= 0.70", ratio("ecsd-describe-one"), "ratio", 0.7, true),
+        ("reads: DescribeInstances page of 100 @64 vs baseline", ">= 0.70", ratio("ecsd-describe-page"), "ratio", 0.7, true),
+        ("writes vs moto ModifyInstanceAttribute @64", ">= 100", versus("ecsd-modify", "moto-modify"), "x", 100.0, true),
+        ("reads (1 instance) vs moto DescribeInstances @64", ">= 100", versus("ecsd-describe-one", "moto-describe-one"), "x", 100.0, true),
+    ];
+    let s = scale.filter(|s| s.ok);
+    out.extend([
+        ("100,000-release burst", "<= 10 s", s.map(|s| s.release_seconds), "s", 10.0, false),
+        ("peak RSS with 1,000,000 instances", "<= 512 MiB", s.map(|s| s.peak_rss_mib), "MiB", 512.0, false),
+        ("restart with 1,000,000 rows", "<= 3 s", s.map(|s| s.restart_seconds), "s", 3.0, false),
+    ]);
+    out.into_iter()
+        .map(|(goal, wanted, measured, unit, bound, at_least)| Goal {
+            goal: goal.to_string(),
+            wanted: wanted.to_string(),
+            measured,
+            unit: unit.to_string(),
+            met: if quick {
+                None
+            } else {
+                measured.map(|m| if at_least { m >= bound } else { m <= bound })
+            },
+        })
+        .collect()
+}
+
+/// Runs everything, writes the JSON and prints the table. The report's `ok` says whether every
+/// target answered correctly.
+pub async fn run(cfg: SuiteConfig) -> Result<Report, String> {
+    std::fs::create_dir_all(&cfg.work_dir)
+        .map_err(|e| format!("cannot create {}: {e}", cfg.work_dir.display()))?;
+    let started_at = Utc::now();
+    let t0 = Instant::now();
+    let machine = procs::machine();
+    let mut suite = Suite {
+        cfg: cfg.clone(),
+        targets: Vec::new(),
+        problems: Vec::new(),
+    };
+
+    // The generator's own cost, before anything runs: one signed request, no I/O.
+    let signer = Workload::EcsModify {
+        client: EcsClient::new("127.0.0.1:1", KEY_ID, KEY_SECRET),
+        ids: Arc::new(vec!["i-bp1234567890abcdefgh".into()]),
+        base: Utc::now() + TimeDelta::hours(2),
+    };
+    let mut rng = StdRng::seed_from_u64(1);
+    let sign_us = time_per_call(
+        || {
+            std::hint::black_box(signer.prepare(&mut rng));
+        },
+        Duration::from_millis(300),
+    );
+    say(format!(
+        "generator: {sign_us:.2} µs to build and sign one request (V1, no I/O)"
+    ));
+
+    if let Err(e) = suite.run_baseline().await {
+        suite.fail("baseline", e);
+    }
+    let ecsd_info = match suite.run_ecsd().await {
+        Ok(v) => v,
+        Err(e) => {
+            suite.fail("ecsd", e);
+            Value::Null
+        }
+    };
+    match cfg.moto.clone() {
+        Some(moto) => {
+            if let Err(e) = suite.run_moto(moto).await {
+                suite.fail("moto", e);
+            }
+        }
+        None => suite
+            .problems
+            .push("moto: no moto_server given; the peer was not measured".into()),
+    }
+    let scale = if cfg.skip_scale {
+        None
+    } else {
+        match suite.run_scale().await {
+            Ok(r) => {
+                if !r.ok {
+                    suite.problems.extend(r.problems.iter().map(|p| format!("scale: {p}")));
+                }
+                Some(r)
+            }
+            Err(e) => {
+                suite.fail("scale", e);
+                None
+            }
+        }
+    };
+
+    let baselines: Vec<(usize, f64)> = suite
+        .targets
+        .iter()
+        .filter(|t| t.name == "baseline" && t.ok)
+        .map(|t| (t.concurrency, t.load.rps))
+        .collect();
+    for t in &mut suite.targets {
+        t.ratio_to_baseline = baselines
+            .iter()
+            .find(|(c, _)| *c == t.concurrency)
+            .filter(|(_, rps)| *rps > 0.0)
+            .map(|(_, rps)| t.load.rps / rps);
+    }
+    let goals = goals(&suite.targets, scale.as_ref(), cfg.quick);
+    let report = Report {
+        schema: SCHEMA,
+        mode: if cfg.quick { "quick" } else { "full" },
+        started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        wall_seconds: t0.elapsed().as_secs_f64(),
+        machine,
+        generator: json!({
+            "client": "ecs-bench: hand-written HTTP/1.1 keep-alive client, tokio current-thread runtime (one core at most), closed loop",
+            "sign_v1_us": sign_us,
+            "thorough_check_every": 64,
+            "cpu_accounting": "/proc/PID/stat utime+stime over the measured window, divided by measured requests",
+        }),
+        config: json!({
+            "concurrencies": cfg.concurrencies,
+            "warmup_s": cfg.warmup.as_secs_f64(),
+            "duration_s": cfg.duration.as_secs_f64(),
+            "instances": cfg.instances,
+            "moto_instances": cfg.moto_instances,
+            "scale_instances": cfg.scale_instances,
+            "scale_burst": cfg.scale_burst,
+            "create_concurrency": cfg.create_concurrency,
+            "ecsd_load_server": ecsd_info,
+        }),
+        ok: suite.problems.is_empty() && !suite.targets.is_empty(),
+        problems: suite.problems.clone(),
+        targets: suite.targets,
+        scale,
+        goals,
+    };
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    if let Some(parent) = cfg.out.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    std::fs::write(&cfg.out, text + "\n")
+        .map_err(|e| format!("cannot write {}: {e}", cfg.out.display()))?;
+    print!("{}", table(&report));
+    Ok(report)
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into())
+}
+
+/// The human-readable summary (also used for BENCHMARKS.md).
+pub fn table(r: &Report) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\necs-bench {} run, {} — {} × {}, {} MiB\n",
+        r.mode, r.started_at, r.machine.nproc, r.machine.cpu_model, r.machine.mem_total_mib
+    ));
+    out.push_str(&format!(
+        "generator: {:.2} µs to sign one request (no I/O)\n\n",
+        r.generator["sign_v1_us"].as_f64().unwrap_or(0.0)
+    ));
+    out.push_str(
+        "| target | operation | conc | req/s | p50 ms | p99 ms | vs baseline | gen CPU µs/req | server CPU µs/req | errors |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for t in &r.targets {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {} | {} | {} | {} |\n",
+            t.name,
+            t.operation,
+            t.concurrency,
+            t.load.rps,
+            t.load.latency_ms.p50,
+            t.load.latency_ms.p99,
+            opt(t.ratio_to_baseline, 3),
+            opt(t.load.client_cpu_us_per_req, 1),
+            opt(t.load.server_cpu_us_per_req, 1),
+            t.load.errors,
+        ));
+    }
+    if let Some(s) = &r.scale {
+        out.push_str(&format!(
+            "\nlifecycle scale run: {} instances, {} due in {}\n\
+             | measure | value |\n|---|---:|\n\
+             | creation through RunInstances (Amount=100, {} calls) | {:.1} s ({:.0} instances/s) |\n\
+             | burst: advance answered after all releases | {:.2} s ({} released) |\n\
+             | scheduler lag, virtual (happened − scheduled) | {:.0}–{:.0} s |\n\
+             | TotalCount after burst | {} ({:.3} s to count) |\n\
+             | peak RSS (VmHWM) of ecsd | {:.1} MiB |\n\
+             | database on disk | {:.1} MiB |\n\
+             | restart after {} until /health | {:.2} s |\n\
+             | TotalCount after restart | {} |\n",
+            s.instances,
+            s.burst,
+            s.burst_minute,
+            s.create_calls,
+            s.create_seconds,
+            s.create_instances_per_s,
+            s.release_seconds,
+            s.released,
+            s.lag_virtual_min_s,
+            s.lag_virtual_max_s,
+            s.total_after,
+            s.count_seconds,
+            s.peak_rss_mib,
+            s.db_mib,
+            s.restart_after,
+            s.restart_seconds,
+            s.total_after_restart,
+        ));
+    }
+    out.push_str("\n| goal (issue 5) | wanted | measured | met |\n|---|---|---:|---|\n");
+    for g in &r.goals {
+        let met = match g.met {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None if r.mode == "quick" => "not judged (quick)",
+            None => "not measured",
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} {} | {} |\n",
+            g.goal,
+            g.wanted,
+            opt(g.measured, 2),
+            g.unit,
+            met
+        ));
+    }
+    if r.ok {
+        out.push_str("\nall targets answered correctly\n");
+    } else {
+        out.push_str("\nPROBLEMS:\n");
+        for p in &r.problems {
+            out.push_str(&format!("- {p}\n"));
+        }
+    }
+    out
+}
