@@ -154,7 +154,10 @@ pub async fn create_instances(
     }
     let mut ids = Vec::new();
     for t in tasks {
-        ids.extend(t.await.map_err(|e| format!("creation task failed: {e}"))??);
+        ids.extend(
+            t.await
+                .map_err(|e| format!("creation task failed: {e}"))??,
+        );
     }
     Ok(Created {
         ids,

@@ -325,9 +325,10 @@ mod tests {
 
     #[test]
     fn head_with_connection_close_and_chunking() {
-        let h =
-            parse_head(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nConnection: close")
-                .unwrap();
+        let h = parse_head(
+            b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nConnection: close",
+        )
+        .unwrap();
         assert_eq!(h.status, 404);
         assert_eq!(h.length, BodyLength::Chunked);
         assert!(h.close);

@@ -294,6 +294,10 @@ pub struct LoadResult {
     pub client_cpu_us_per_req: Option<f64>,
     /// CPU time of the server process per measured request, in microseconds.
     pub server_cpu_us_per_req: Option<f64>,
+    /// Cores busy on the whole machine during the window, and how many of them were neither
+    /// this generator nor the server: other work on a shared machine skews a run.
+    pub machine_busy_cores: Option<f64>,
+    pub other_busy_cores: Option<f64>,
 }
 
 struct ConnOutcome {
@@ -324,7 +328,7 @@ pub async fn run(
         tokio::time::sleep_until(measure_from.into()).await;
         let c0 = procs::cpu_seconds(None);
         let s0 = server_pid.and_then(|p| procs::cpu_seconds(Some(p)));
-        (c0, s0)
+        (c0, s0, procs::machine_cpu_seconds())
     });
     let mut tasks = Vec::with_capacity(spec.concurrency);
     for n in 0..spec.concurrency {
@@ -416,9 +420,10 @@ pub async fn run(
         bytes += o.bytes;
     }
     let ended = Instant::now().min(deadline).max(measure_from);
-    let (c0, s0) = cpu_task.await.unwrap_or((None, None));
+    let (c0, s0, m0) = cpu_task.await.unwrap_or((None, None, None));
     let c1 = procs::cpu_seconds(None);
     let s1 = server_pid.and_then(|p| procs::cpu_seconds(Some(p)));
+    let m1 = procs::machine_cpu_seconds();
     let window = if spec.max_requests.is_some() {
         // A request-bounded run ends when the budget is spent, before the deadline.
         (ended - measure_from).as_secs_f64()
@@ -430,6 +435,17 @@ pub async fn run(
         (Some(a), Some(b)) if requests > 0 => Some((b - a) * 1e6 / requests as f64),
         _ => None,
     };
+    let elapsed = (ended - measure_from).as_secs_f64();
+    let machine_busy_cores = match (m0, m1) {
+        (Some((b0, _)), Some((b1, _))) if elapsed > 0.0 => Some((b1 - b0) / elapsed),
+        _ => None,
+    };
+    let ours = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => b - a,
+        _ => 0.0,
+    };
+    let other_busy_cores = machine_busy_cores
+        .map(|m| (m - (ours(c0, c1) + ours(s0, s1)) / elapsed.max(1e-9)).max(0.0));
     LoadResult {
         requests,
         errors,
@@ -446,6 +462,8 @@ pub async fn run(
         bytes_received: bytes,
         client_cpu_us_per_req: per_req(c0, c1),
         server_cpu_us_per_req: per_req(s0, s1),
+        machine_busy_cores,
+        other_busy_cores,
     }
 }
 
@@ -488,9 +506,11 @@ mod tests {
             first_id: Some("i-a".into()),
             items: 1,
         };
-        let good = r#"{"Instances":{"Instance":[{"InstanceId":"i-a"}]},"RequestId":"R","TotalCount":1}"#;
+        let good =
+            r#"{"Instances":{"Instance":[{"InstanceId":"i-a"}]},"RequestId":"R","TotalCount":1}"#;
         assert!(check(&ok(good), &listing, true).is_ok());
-        let wrong = r#"{"Instances":{"Instance":[{"InstanceId":"i-b"}]},"RequestId":"R","TotalCount":1}"#;
+        let wrong =
+            r#"{"Instances":{"Instance":[{"InstanceId":"i-b"}]},"RequestId":"R","TotalCount":1}"#;
         assert!(check(&ok(wrong), &listing, true).is_err());
         let ec2 = Expect::Ec2Ok {
             contains: Some("i-a".into()),

@@ -25,7 +25,10 @@ use load::{LoadSpec, Workload};
 use sign::EcsClient;
 
 #[derive(Parser)]
-#[command(name = "ecs-bench", about = "Benchmarks of ecsd against a baseline and moto")]
+#[command(
+    name = "ecs-bench",
+    about = "Benchmarks of ecsd against a baseline and moto"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -72,7 +75,12 @@ enum Cmd {
         count: u64,
         #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_ID", default_value = "benchid")]
         key_id: String,
-        #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_SECRET", default_value = "benchsecret", hide_env_values = true)]
+        #[arg(
+            long,
+            env = "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            default_value = "benchsecret",
+            hide_env_values = true
+        )]
         secret: String,
     },
     /// Drive one workload at a running ecsd and print the result as JSON.
@@ -93,7 +101,12 @@ enum Cmd {
         duration: f64,
         #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_ID", default_value = "benchid")]
         key_id: String,
-        #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_SECRET", default_value = "benchsecret", hide_env_values = true)]
+        #[arg(
+            long,
+            env = "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+            default_value = "benchsecret",
+            hide_env_values = true
+        )]
         secret: String,
     },
 }
@@ -223,8 +236,7 @@ fn run(cli: Cli) -> Result<bool, String> {
                 max_requests: None,
                 thorough_every: 64,
             };
-            let result =
-                runtime()?.block_on(load::run(server, Arc::new(workload), spec, None));
+            let result = runtime()?.block_on(load::run(server, Arc::new(workload), spec, None));
             println!(
                 "{}",
                 serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?

@@ -42,6 +42,22 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some((utime + stime) / clock_ticks())
 }
 
+/// Busy and total CPU seconds of the whole machine, all cores (from /proc/stat; iowait counts
+/// as idle).
+pub fn machine_cpu_seconds() -> Option<(f64, f64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total: f64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4).unwrap_or(&0.0);
+    Some(((total - idle) / clock_ticks(), total / clock_ticks()))
+}
+
 /// A `kB` line of /proc/PID/status (VmHWM: peak resident set; VmRSS: current), in KiB.
 pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -233,7 +249,9 @@ pub async fn wait_ready(addr: SocketAddr, path: &str, timeout: Duration) -> Resu
             }
         }
         if t0.elapsed() > timeout {
-            return Err(format!("{addr}{path} did not answer 200 within {timeout:?}"));
+            return Err(format!(
+                "{addr}{path} did not answer 200 within {timeout:?}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -273,5 +291,7 @@ mod tests {
         assert!(hwm > 0);
         assert!(status_kib(std::process::id(), "NoSuchField").is_none());
         assert!(machine().nproc >= 1);
+        let (busy, total) = machine_cpu_seconds().expect("/proc/stat is readable");
+        assert!(busy <= total && total > 0.0);
     }
 }

@@ -214,7 +214,12 @@ impl Suite {
         c
     }
 
-    async fn start_ecsd(&self, name: &str, data_dir: &Path, virtual_clock: bool) -> Result<Server, String> {
+    async fn start_ecsd(
+        &self,
+        name: &str,
+        data_dir: &Path,
+        virtual_clock: bool,
+    ) -> Result<Server, String> {
         procs::spawn_announcing(
             name,
             self.ecsd_command(data_dir, virtual_clock),
@@ -386,7 +391,8 @@ impl Suite {
                 client: client.clone(),
                 ids: ids.clone(),
             };
-            self.measure("ecsd-describe-one", &server, "ecsd", w, c).await;
+            self.measure("ecsd-describe-one", &server, "ecsd", w, c)
+                .await;
         }
         for c in self.cfg.concurrencies.clone() {
             let w = Workload::EcsDescribePage {
@@ -394,7 +400,8 @@ impl Suite {
                 total,
                 page_size: 100,
             };
-            self.measure("ecsd-describe-page", &server, "ecsd", w, c).await;
+            self.measure("ecsd-describe-page", &server, "ecsd", w, c)
+                .await;
         }
         let info = json!({
             "instances": total,
@@ -630,17 +637,73 @@ fn goals(targets: &[TargetReport], scale: Option<&ScaleReport>, quick: bool) -> 
         (b.load.rps > 0.0).then(|| a.load.rps / b.load.rps)
     };
     let mut out = vec![
-        ("signed durable writes (ModifyInstanceAutoReleaseTime @64) vs baseline", ">= 0.50", ratio("ecsd-modify"), "ratio", 0.5, true),
-        ("reads: DescribeInstances of 1 @64 vs baseline", ">= 0.70", ratio("ecsd-describe-one"), "ratio", 0.7, true),
-        ("reads: DescribeInstances page of 100 @64 vs baseline", ">= 0.70", ratio("ecsd-describe-page"), "ratio", 0.7, true),
-        ("writes vs moto ModifyInstanceAttribute @64", ">= 100", versus("ecsd-modify", "moto-modify"), "x", 100.0, true),
-        ("reads (1 instance) vs moto DescribeInstances @64", ">= 100", versus("ecsd-describe-one", "moto-describe-one"), "x", 100.0, true),
+        (
+            "signed durable writes (ModifyInstanceAutoReleaseTime @64) vs baseline",
+            ">= 0.50",
+            ratio("ecsd-modify"),
+            "ratio",
+            0.5,
+            true,
+        ),
+        (
+            "reads: DescribeInstances of 1 @64 vs baseline",
+            ">= 0.70",
+            ratio("ecsd-describe-one"),
+            "ratio",
+            0.7,
+            true,
+        ),
+        (
+            "reads: DescribeInstances page of 100 @64 vs baseline",
+            ">= 0.70",
+            ratio("ecsd-describe-page"),
+            "ratio",
+            0.7,
+            true,
+        ),
+        (
+            "writes vs moto ModifyInstanceAttribute @64",
+            ">= 100",
+            versus("ecsd-modify", "moto-modify"),
+            "x",
+            100.0,
+            true,
+        ),
+        (
+            "reads (1 instance) vs moto DescribeInstances @64",
+            ">= 100",
+            versus("ecsd-describe-one", "moto-describe-one"),
+            "x",
+            100.0,
+            true,
+        ),
     ];
     let s = scale.filter(|s| s.ok);
     out.extend([
-        ("100,000-release burst", "<= 10 s", s.map(|s| s.release_seconds), "s", 10.0, false),
-        ("peak RSS with 1,000,000 instances", "<= 512 MiB", s.map(|s| s.peak_rss_mib), "MiB", 512.0, false),
-        ("restart with 1,000,000 rows", "<= 3 s", s.map(|s| s.restart_seconds), "s", 3.0, false),
+        (
+            "100,000-release burst",
+            "<= 10 s",
+            s.map(|s| s.release_seconds),
+            "s",
+            10.0,
+            false,
+        ),
+        (
+            "peak RSS with 1,000,000 instances",
+            "<= 512 MiB",
+            s.map(|s| s.peak_rss_mib),
+            "MiB",
+            512.0,
+            false,
+        ),
+        (
+            "restart with 1,000,000 rows",
+            "<= 3 s",
+            s.map(|s| s.restart_seconds),
+            "s",
+            3.0,
+            false,
+        ),
     ]);
     out.into_iter()
         .map(|(goal, wanted, measured, unit, bound, at_least)| Goal {
@@ -714,7 +777,9 @@ pub async fn run(cfg: SuiteConfig) -> Result<Report, String> {
         match suite.run_scale().await {
             Ok(r) => {
                 if !r.ok {
-                    suite.problems.extend(r.problems.iter().map(|p| format!("scale: {p}")));
+                    suite
+                        .problems
+                        .extend(r.problems.iter().map(|p| format!("scale: {p}")));
                 }
                 Some(r)
             }
@@ -780,7 +845,8 @@ pub async fn run(cfg: SuiteConfig) -> Result<Report, String> {
 }
 
 fn opt(v: Option<f64>, digits: usize) -> String {
-    v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into())
+    v.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "-".into())
 }
 
 /// The human-readable summary (also used for BENCHMARKS.md).
@@ -795,12 +861,12 @@ pub fn table(r: &Report) -> String {
         r.generator["sign_v1_us"].as_f64().unwrap_or(0.0)
     ));
     out.push_str(
-        "| target | operation | conc | req/s | p50 ms | p99 ms | vs baseline | gen CPU µs/req | server CPU µs/req | errors |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| target | operation | conc | req/s | p50 ms | p99 ms | vs baseline | gen CPU µs/req | server CPU µs/req | other load (cores) | errors |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for t in &r.targets {
         out.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {} | {} | {} | {} | {} |\n",
             t.name,
             t.operation,
             t.concurrency,
@@ -810,6 +876,7 @@ pub fn table(r: &Report) -> String {
             opt(t.ratio_to_baseline, 3),
             opt(t.load.client_cpu_us_per_req, 1),
             opt(t.load.server_cpu_us_per_req, 1),
+            opt(t.load.other_busy_cores, 2),
             t.load.errors,
         ));
     }

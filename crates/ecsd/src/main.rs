@@ -99,6 +99,12 @@ enum ClockCommand {
         duration: String,
         #[command(flatten)]
         target: AdminTarget,
+        /// Move the stored clock of a stopped server instead (against `--data-dir`); it
+        /// catches up on what fell due when it starts.
+        #[arg(long)]
+        offline: bool,
+        #[command(flatten)]
+        dir: DataDir,
     },
 }
 
@@ -120,8 +126,17 @@ fn main() -> std::process::ExitCode {
             accounts::create_access_key(&dir.data_dir, &account)
         }
         Command::Clock(ClockCommand::Show { target }) => cli::clock_show(&target),
-        Command::Clock(ClockCommand::Advance { duration, target }) => {
-            cli::clock_advance(&target, &duration)
+        Command::Clock(ClockCommand::Advance {
+            duration,
+            target,
+            offline,
+            dir,
+        }) => {
+            if offline {
+                cli::clock_advance_offline(&dir.data_dir, &duration)
+            } else {
+                cli::clock_advance(&target, &duration)
+            }
         }
         Command::Events { target, since } => cli::events(&target, since.as_deref()),
     };

@@ -330,7 +330,16 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn app(start: DateTime<Utc>) -> (Arc<App>, i64) {
+    /// Removes a test's database directory when the test ends.
+    struct TempDir(std::path::PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn app(start: DateTime<Utc>) -> (Arc<App>, i64, TempDir) {
         let dir = std::env::temp_dir().join(format!(
             "ecsd-scheduler-{}-{}",
             std::process::id(),
@@ -347,7 +356,7 @@ mod tests {
             Duration::days(15),
             None,
         );
-        (Arc::new(app), account)
+        (Arc::new(app), account, TempDir(dir))
     }
 
     fn instance(account: i64, id: &str, now: DateTime<Utc>) -> Instance {
@@ -394,7 +403,7 @@ mod tests {
     #[test]
     fn release_happens_at_the_minute_not_a_second_before() {
         let start = t("2026-01-01T00:00:00Z");
-        let (app, acc) = app(start);
+        let (app, acc, _dir) = app(start);
         let mut i = instance(acc, "i-a", start);
         i.auto_release_time = Some(t("2026-01-01T01:00:00Z"));
         i.deletion_protection = true; // protection does not stop auto-release
@@ -412,7 +421,7 @@ mod tests {
     #[test]
     fn latest_setting_wins_and_cancel_keeps_the_instance() {
         let start = t("2026-01-01T00:00:00Z");
-        let (app, acc) = app(start);
+        let (app, acc, _dir) = app(start);
         let mut i = instance(acc, "i-b", start);
         i.auto_release_time = Some(t("2026-01-01T01:00:00Z"));
         put(&app, i.clone());
@@ -428,7 +437,7 @@ mod tests {
     #[test]
     fn actions_run_in_due_order() {
         let start = t("2026-01-01T00:00:00Z");
-        let (app, acc) = app(start);
+        let (app, acc, _dir) = app(start);
         for (id, at) in [("i-3", "03"), ("i-1", "01"), ("i-2", "02")] {
             let mut i = instance(acc, id, start);
             i.auto_release_time = Some(t(&format!("2026-01-01T{at}:00:00Z")));
@@ -468,7 +477,7 @@ mod tests {
     #[test]
     fn renewal_charges_and_extends() {
         let start = t("2026-01-01T10:00:00Z");
-        let (app, acc) = app(start);
+        let (app, acc, _dir) = app(start);
         put(&app, prepaid(acc, "i-r", start, RenewalStatus::AutoRenewal));
         set_balance(&app, acc, "100");
         // One second before the first charge slot nothing happens.
@@ -485,7 +494,7 @@ mod tests {
     #[test]
     fn short_balance_retries_daily_then_locks_then_releases() {
         let start = t("2026-01-01T10:00:00Z");
-        let (app, acc) = app(start);
+        let (app, acc, _dir) = app(start);
         put(&app, prepaid(acc, "i-s", start, RenewalStatus::AutoRenewal));
         set_balance(&app, acc, "1");
         let done = advance_to(&app, t("2026-02-01T10:00:00Z"));
@@ -509,7 +518,7 @@ mod tests {
     #[test]
     fn not_renewal_is_never_charged() {
         let start = t("2026-01-01T10:00:00Z");
-        let (app, acc) = app(start);
+        let (app, acc, _dir) = app(start);
         put(&app, prepaid(acc, "i-n", start, RenewalStatus::NotRenewal));
         set_balance(&app, acc, "1000");
         let done = advance_to(&app, t("2026-02-01T10:00:00Z"));

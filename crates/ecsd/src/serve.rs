@@ -114,6 +114,17 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         .filter(|t| !t.is_empty());
     let app = Arc::new(App::new(store, clock, catalog, grace, admin_token));
 
+    // Catch up before taking calls: whatever fell due while ecsd was down is carried out now,
+    // in due order, so the first answer already reflects it.
+    let caught_up = scheduler::run_due(&app, app.clock.now())
+        .map_err(|e| format!("cannot catch up on due lifecycle actions: {e}"))?;
+    if !caught_up.is_empty() {
+        tracing::info!(
+            actions = caught_up.len(),
+            "caught up on actions that fell due while stopped"
+        );
+    }
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

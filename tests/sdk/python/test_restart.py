@@ -1,0 +1,77 @@
+"""Restart catch-up (issue 4): what falls due while ecsd is stopped is carried out when it starts,
+in due order, each action once. The virtual clock's time is stored durably, and a stopped server's
+stored clock can be moved with `ecsd clock advance --offline`."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+
+from harness import (
+    REGION, Admin, ClassicSdk, describe, fmt_in, run_cli, run_instances, start_server, tmpdir,
+)
+
+
+def test_virtual_time_survives_a_restart(request):
+    base = tmpdir("ecsd-restart-clock-")
+    request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
+    data = base / "data"
+    srv = start_server(data)
+    try:
+        admin = Admin(srv)
+        admin.advance(3 * 86400)
+        before = admin.now()
+    finally:
+        srv.stop()
+    srv = start_server(data)
+    try:
+        after = Admin(srv).now()
+        assert after >= before, f"virtual clock went back across a restart: {before} -> {after}"
+        assert (after - before) < timedelta(minutes=1), (
+            f"virtual clock did not resume where it was: {before} -> {after}")
+    finally:
+        srv.stop()
+
+
+def test_actions_due_while_stopped_run_once_in_due_order_on_start(request):
+    base = tmpdir("ecsd-restart-catchup-")
+    request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
+    data = base / "data"
+    srv = start_server(data)
+    try:
+        admin = Admin(srv)
+        sdk = ClassicSdk(srv.endpoint)
+        now = admin.align_to_minute()
+        ids = run_instances(sdk, amount=3)
+        # Scheduled out of creation order: the third is due first.
+        due = {ids[0]: now + timedelta(hours=3), ids[1]: now + timedelta(hours=2),
+               ids[2]: now + timedelta(hours=1)}
+        for iid, at in due.items():
+            sdk.call("ModifyInstanceAutoReleaseTime", RegionId=REGION, InstanceId=iid,
+                     AutoReleaseTime=fmt_in(at))
+        keep = run_instances(sdk)[0]
+        sdk.call("ModifyInstanceAutoReleaseTime", RegionId=REGION, InstanceId=keep,
+                 AutoReleaseTime=fmt_in(now + timedelta(hours=10)))
+        cursor = admin.events()["next"]
+    finally:
+        srv.stop()
+
+    out = run_cli(["clock", "advance", "5h", "--offline"], data)
+    assert "stored virtual time" in out, out
+
+    srv = start_server(data)
+    try:
+        admin = Admin(srv)
+        sdk = ClassicSdk(srv.endpoint)
+        for iid in due:
+            assert describe(sdk, iid) is None, f"{iid} was due while ecsd was stopped but is still there"
+        assert describe(sdk, keep) is not None, "an instance due later was released early"
+        events = [e for e in admin.events(since=cursor)["events"] if e["action"] == "AutoRelease"]
+        released = [e["resource_id"] for e in events]
+        assert released == [ids[2], ids[1], ids[0]], f"expected releases in due order, got {released}"
+        # Nothing more happens on the next run: each action ran once.
+        admin.advance(60)
+        again = [e for e in admin.events(since=cursor)["events"] if e["action"] == "AutoRelease"]
+        assert len(again) == 3, f"expected exactly 3 releases, got {len(again)}: {again}"
+    finally:
+        srv.stop()
