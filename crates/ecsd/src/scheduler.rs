@@ -46,7 +46,16 @@ pub struct ActionRecord {
 /// Jobs go in batches, one transaction each. If a batch fails, its jobs are retried one per
 /// transaction, so one job that cannot be carried out (its failure is recorded as an event and
 /// it stays due, to be retried on the next run) does not hold up the others.
-pub fn run_due(app: &App, now: DateTime<Utc>) -> Result<Vec<ActionRecord>, ApiError> {
+///
+/// `replay_from` is set when a virtual clock jumped from that time to `now`: an action that fell
+/// due inside the jump is recorded as happening at its due time, as it would have with the
+/// clock running. Otherwise actions are recorded at the clock's time when carried out, so any
+/// lateness shows.
+pub fn run_due(
+    app: &App,
+    now: DateTime<Utc>,
+    replay_from: Option<DateTime<Utc>>,
+) -> Result<Vec<ActionRecord>, ApiError> {
     let mut done = Vec::new();
     let mut previous_head: Option<Job> = None;
     loop {
@@ -61,13 +70,13 @@ pub fn run_due(app: &App, now: DateTime<Utc>) -> Result<Vec<ActionRecord>, ApiEr
             return Ok(done);
         }
         previous_head = jobs.first().cloned();
-        match carry_out_all(app, jobs.clone()) {
+        match carry_out_all(app, jobs.clone(), replay_from) {
             Ok(records) => done.extend(records),
             Err(e) => {
                 tracing::warn!(error = %e, "lifecycle batch failed; retrying its jobs one by one");
                 let mut failed = 0;
                 for job in jobs {
-                    match carry_out_all(app, vec![job.clone()]) {
+                    match carry_out_all(app, vec![job.clone()], replay_from) {
                         Ok(records) => done.extend(records),
                         Err(e) => {
                             failed += 1;
@@ -89,10 +98,14 @@ pub fn run_due(app: &App, now: DateTime<Utc>) -> Result<Vec<ActionRecord>, ApiEr
 /// (a failed renewal plans tomorrow's retry) that falls before the rest of the batch; the
 /// batch stops there, and the next one, read afresh from the index, keeps everything in due
 /// order.
-fn carry_out_all(app: &App, jobs: Vec<Job>) -> Result<Vec<ActionRecord>, ApiError> {
+fn carry_out_all(
+    app: &App,
+    jobs: Vec<Job>,
+    replay_from: Option<DateTime<Utc>>,
+) -> Result<Vec<ActionRecord>, ApiError> {
     let catalog = app.catalog.clone();
     let grace = app.expiry_grace;
-    let happened_at = app.clock.now();
+    let clock_now = app.clock.now();
     app.write(move |tx| {
         let mut records = Vec::with_capacity(jobs.len());
         let mut horizon: Option<DateTime<Utc>> = None;
@@ -100,6 +113,10 @@ fn carry_out_all(app: &App, jobs: Vec<Job>) -> Result<Vec<ActionRecord>, ApiErro
             if horizon.is_some_and(|h| job.due_at > h) {
                 break;
             }
+            let happened_at = match replay_from {
+                Some(from) if job.due_at >= from => job.due_at,
+                _ => clock_now,
+            };
             let (record, next) = carry_out(tx, job, &catalog, grace, happened_at)?;
             records.extend(record);
             if let Some(next) = next {
@@ -300,7 +317,8 @@ pub fn spawn(app: Arc<App>) -> tokio::task::JoinHandle<()> {
                 let _guard = app.lifecycle_lock.lock().await;
                 let worker = app.clone();
                 let result =
-                    tokio::task::spawn_blocking(move || run_due(&worker, worker.clock.now())).await;
+                    tokio::task::spawn_blocking(move || run_due(&worker, worker.clock.now(), None))
+                        .await;
                 match result {
                     Ok(Ok(done)) if !done.is_empty() => {
                         tracing::info!(actions = done.len(), "lifecycle actions carried out")
@@ -396,8 +414,9 @@ mod tests {
     }
 
     fn advance_to(app: &App, to: DateTime<Utc>) -> Vec<ActionRecord> {
+        let from = app.clock.now();
         app.clock.set(to).unwrap();
-        run_due(app, to).unwrap()
+        run_due(app, to, Some(from)).unwrap()
     }
 
     #[test]
@@ -413,9 +432,13 @@ mod tests {
         let done = advance_to(&app, t("2026-01-01T01:00:00Z"));
         assert_eq!(done.len(), 1);
         assert_eq!(done[0].outcome, "released");
+        // Replayed inside a clock jump, it is recorded at its due time.
+        assert_eq!(done[0].happened_at, t("2026-01-01T01:00:00Z"));
         assert!(get(&app, acc, "i-a").is_none());
         // Running again finds nothing: the release happened once.
-        assert!(run_due(&app, t("2026-01-01T02:00:00Z")).unwrap().is_empty());
+        assert!(run_due(&app, t("2026-01-01T02:00:00Z"), None)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
 
     // Catch up before taking calls: whatever fell due while ecsd was down is carried out now,
     // in due order, so the first answer already reflects it.
-    let caught_up = scheduler::run_due(&app, app.clock.now())
+    let caught_up = scheduler::run_due(&app, app.clock.now(), None)
         .map_err(|e| format!("cannot catch up on due lifecycle actions: {e}"))?;
     if !caught_up.is_empty() {
         tracing::info!(

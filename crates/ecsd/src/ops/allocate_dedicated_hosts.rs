@@ -1,14 +1,13 @@
 //! AllocateDedicatedHosts: create pay-as-you-go or subscription dedicated hosts.
 
 use ecs_domain::error::common::DRY_RUN_OPERATION;
-use ecs_domain::lifecycle::new_subscription;
-use ecs_domain::model::{ChargeType, DedicatedHost, HostStatus};
+use ecs_domain::model::{DedicatedHost, HostStatus};
 use ecs_domain::ErrorCode;
 use serde_json::json;
 
 use super::common::{
-    client_token, count, dry_run, fingerprint, new_resource_id, object, once_per_token, region,
-    release_time, required, subscription_params, zone, INVALID_PERIOD,
+    billing, client_token, count, dry_run, fingerprint, new_resource_id, object, once_per_token,
+    region, required, zone, Billing, BillingRows,
 };
 use super::{OpCtx, OpResult, Operation};
 
@@ -27,6 +26,11 @@ const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
     "InvalidChargeType.ValueNotSupported",
     "The specified ChargeType is not valid.",
 );
+const BILLING_ROWS: BillingRows = BillingRows {
+    invalid_charge_type: INVALID_CHARGE_TYPE,
+    malformed_release_time: MALFORMED_RELEASE_TIME,
+    release_time_for_subscription: RELEASE_TIME_FOR_SUBSCRIPTION,
+};
 const MALFORMED_RELEASE_TIME: ErrorCode = ErrorCode::new(
     400,
     "InvalidAutoReleaseTime.Malformed",
@@ -49,24 +53,11 @@ fn run(ctx: &OpCtx) -> OpResult {
         .clone();
     let zone_id = zone(ctx, &region)?;
     let quantity = count(ctx, "Quantity")?;
-    let charge_type = match ctx.params.non_empty("ChargeType") {
-        None => ChargeType::PostPaid,
-        Some(raw) => ChargeType::parse(raw).ok_or_else(|| INVALID_CHARGE_TYPE.err())?,
-    };
-    let subscription = match charge_type {
-        ChargeType::PrePaid => {
-            let p = subscription_params(ctx)?;
-            Some(
-                new_subscription(ctx.now, p.period, p.unit, p.renewal)
-                    .ok_or_else(|| INVALID_PERIOD.err())?,
-            )
-        }
-        ChargeType::PostPaid => None,
-    };
-    let auto_release_time = release_time(ctx, MALFORMED_RELEASE_TIME)?;
-    if auto_release_time.is_some() && charge_type == ChargeType::PrePaid {
-        return Err(RELEASE_TIME_FOR_SUBSCRIPTION.err());
-    }
+    let Billing {
+        charge_type,
+        subscription,
+        auto_release_time,
+    } = billing(ctx, "ChargeType", &BILLING_ROWS)?;
     let token = client_token(ctx)?;
     if dry_run(ctx)? {
         return Err(DRY_RUN_OPERATION.err());

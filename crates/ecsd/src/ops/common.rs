@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 use ecs_domain::error::common::{
     invalid_parameter, missing_parameter, IDEMPOTENT_PARAMETER_MISMATCH, INVALID_REGION_ID,
 };
-use ecs_domain::model::{Instance, PeriodUnit, RenewalSettings, RenewalStatus};
+use ecs_domain::lifecycle::new_subscription;
+use ecs_domain::model::{
+    ChargeType, Instance, PeriodUnit, RenewalSettings, RenewalStatus, Subscription,
+};
 use ecs_domain::rules::{subscription_periods, AUTO_RENEW_PERIODS};
 use ecs_domain::time::ReleaseTimeError;
 use ecs_domain::{ApiError, ErrorCode};
@@ -209,7 +212,7 @@ pub fn once_per_token(
 }
 
 /// Reads a subscription's `Period`/`PeriodUnit` and auto-renew parameters.
-pub struct SubscriptionParams {
+struct SubscriptionParams {
     pub period: u32,
     pub unit: PeriodUnit,
     pub renewal: RenewalSettings,
@@ -228,7 +231,48 @@ pub const INVALID_AUTO_RENEW_PERIOD: ErrorCode = ErrorCode::new(
     "The specified autoRenewPeriod is invalid.",
 );
 
-pub fn subscription_params(ctx: &OpCtx) -> Result<SubscriptionParams, ApiError> {
+/// How a new resource is billed: its subscription (PrePaid) or its auto-release time
+/// (PostPaid). The rows are the creating operation's own: an unknown charge type, a refused
+/// release time, and a release time sent for a subscription.
+pub struct BillingRows {
+    pub invalid_charge_type: ErrorCode,
+    pub malformed_release_time: ErrorCode,
+    pub release_time_for_subscription: ErrorCode,
+}
+
+pub struct Billing {
+    pub charge_type: ChargeType,
+    pub subscription: Option<Subscription>,
+    pub auto_release_time: Option<DateTime<Utc>>,
+}
+
+pub fn billing(ctx: &OpCtx, charge_param: &str, rows: &BillingRows) -> Result<Billing, ApiError> {
+    let charge_type = match ctx.params.non_empty(charge_param) {
+        None => ChargeType::PostPaid,
+        Some(raw) => ChargeType::parse(raw).ok_or_else(|| rows.invalid_charge_type.err())?,
+    };
+    let subscription = match charge_type {
+        ChargeType::PrePaid => {
+            let p = subscription_params(ctx)?;
+            Some(
+                new_subscription(ctx.now, p.period, p.unit, p.renewal)
+                    .ok_or_else(|| INVALID_PERIOD.err())?,
+            )
+        }
+        ChargeType::PostPaid => None,
+    };
+    let auto_release_time = release_time(ctx, rows.malformed_release_time)?;
+    if auto_release_time.is_some() && charge_type == ChargeType::PrePaid {
+        return Err(rows.release_time_for_subscription.err());
+    }
+    Ok(Billing {
+        charge_type,
+        subscription,
+        auto_release_time,
+    })
+}
+
+fn subscription_params(ctx: &OpCtx) -> Result<SubscriptionParams, ApiError> {
     let unit = match ctx.params.non_empty("PeriodUnit") {
         None => PeriodUnit::Month,
         Some(raw) => PeriodUnit::parse(raw).ok_or_else(|| INVALID_PERIOD_UNIT.err())?,

@@ -2,14 +2,13 @@
 //! when the call answers.
 
 use ecs_domain::error::common::DRY_RUN_OPERATION;
-use ecs_domain::lifecycle::new_subscription;
-use ecs_domain::model::{ChargeType, Instance, InstanceStatus};
+use ecs_domain::model::{Instance, InstanceStatus};
 use ecs_domain::ErrorCode;
 use serde_json::json;
 
 use super::common::{
-    client_token, count, dry_run, fingerprint, new_resource_id, object, once_per_token, region,
-    release_time, required, subscription_params, zone,
+    billing, client_token, count, dry_run, fingerprint, new_resource_id, object, once_per_token,
+    region, required, zone, Billing, BillingRows,
 };
 use super::{OpCtx, OpResult, Operation};
 
@@ -28,6 +27,11 @@ const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
     "InvalidInstanceChargeType.NotFound",
     "The InstanceChargeType does not exist in our records",
 );
+const BILLING_ROWS: BillingRows = BillingRows {
+    invalid_charge_type: INVALID_CHARGE_TYPE,
+    malformed_release_time: MALFORMED_RELEASE_TIME,
+    release_time_for_subscription: RELEASE_TIME_FOR_SUBSCRIPTION,
+};
 const MALFORMED_RELEASE_TIME: ErrorCode = ErrorCode::new(
     400,
     "InvalidAutoReleaseTime.Malformed",
@@ -56,24 +60,11 @@ fn run(ctx: &OpCtx) -> OpResult {
         .clone();
     let zone_id = zone(ctx, &region)?;
     let amount = count(ctx, "Amount")?;
-    let charge_type = match ctx.params.non_empty("InstanceChargeType") {
-        None => ChargeType::PostPaid,
-        Some(raw) => ChargeType::parse(raw).ok_or_else(|| INVALID_CHARGE_TYPE.err())?,
-    };
-    let subscription = match charge_type {
-        ChargeType::PrePaid => {
-            let p = subscription_params(ctx)?;
-            Some(
-                new_subscription(ctx.now, p.period, p.unit, p.renewal)
-                    .ok_or_else(|| super::common::INVALID_PERIOD.err())?,
-            )
-        }
-        ChargeType::PostPaid => None,
-    };
-    let auto_release_time = release_time(ctx, MALFORMED_RELEASE_TIME)?;
-    if auto_release_time.is_some() && charge_type == ChargeType::PrePaid {
-        return Err(RELEASE_TIME_FOR_SUBSCRIPTION.err());
-    }
+    let Billing {
+        charge_type,
+        subscription,
+        auto_release_time,
+    } = billing(ctx, "InstanceChargeType", &BILLING_ROWS)?;
     let deletion_protection = ctx.params.bool("DeletionProtection")?.unwrap_or(false);
     let token = client_token(ctx)?;
     let dry = dry_run(ctx)?;

@@ -90,6 +90,7 @@ async fn advance(State(app): State<Arc<App>>, body: Option<Json<AdvanceBody>>) -
         }
         Err(AdvanceError::Overflow) => return problem(StatusCode::BAD_REQUEST, "too far"),
     };
+    let from = app.clock.now();
     let worker = app.clone();
     let result = tokio::task::spawn_blocking(move || {
         // The new time is stored before anything runs at it, so a crash mid-way resumes there
@@ -100,7 +101,7 @@ async fn advance(State(app): State<Arc<App>>, body: Option<Json<AdvanceBody>>) -
             .clock
             .set(to)
             .map_err(|_| ecs_domain::error::common::INTERNAL_ERROR.err())?;
-        scheduler::run_due(&worker, to)
+        scheduler::run_due(&worker, to, Some(from))
     })
     .await;
     match result {
@@ -128,11 +129,16 @@ fn event_json(e: &Event) -> Value {
         "resource_type": ev.resource.as_str(),
         "resource_id": ev.resource_id,
         "action": ev.action,
-        "scheduled_at": ev.scheduled_at.map(|t| t.to_rfc3339()),
-        "happened_at": ev.happened_at.to_rfc3339(),
+        "scheduled_at": ev.scheduled_at.map(rfc3339),
+        "happened_at": rfc3339(ev.happened_at),
         "outcome": ev.outcome,
         "detail": ev.detail,
     })
+}
+
+/// Times in admin answers: RFC 3339 in UTC with a `Z`, fractions only when there are some.
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 async fn events(State(app): State<Arc<App>>, Query(q): Query<EventsQuery>) -> Response {
