@@ -122,6 +122,8 @@ pub struct InstanceFilter {
     pub lock_reason: Option<String>,
     /// Only instances placed on this dedicated host.
     pub host_id: Option<String>,
+    /// Every pair must match a tag of the instance: the key, and the value when given.
+    pub tags: Vec<(String, Option<String>)>,
 }
 
 /// Filters of DescribeDedicatedHosts.

@@ -607,6 +607,9 @@ pub fn instance_filters(store: Arc<dyn Store>) {
     let mut f5 = sample_instance(a, "i-f5");
     f5.name = "dbx1x".into();
     f5.zone_id = "cn-hangzhou-j".into();
+    f1.tags = vec![("env".into(), "prod".into()), ("team".into(), "a".into())];
+    f2.tags = vec![("env".into(), "test".into())];
+    f5.tags = vec![("env".into(), "prod".into())];
     let mut g1 = sample_instance(stranger.id, "i-g1");
     g1.name = "web-1".into();
     g1.dedicated_host_id = Some("dh-a".into());
@@ -620,6 +623,35 @@ pub fn instance_filters(store: Arc<dyn Store>) {
         let what = format!("{filter:?}");
         assert_eq!(matching(&*store, filter), strs(want), "{what}");
     };
+    let tag = |k: &str, v: Option<&str>| (k.to_string(), v.map(str::to_string));
+    check(
+        InstanceFilter {
+            tags: vec![tag("env", Some("prod"))],
+            ..base.clone()
+        },
+        &["i-f1", "i-f5"],
+    );
+    check(
+        InstanceFilter {
+            tags: vec![tag("env", None)],
+            ..base.clone()
+        },
+        &["i-f1", "i-f2", "i-f5"],
+    );
+    check(
+        InstanceFilter {
+            tags: vec![tag("env", Some("prod")), tag("team", Some("a"))],
+            ..base.clone()
+        },
+        &["i-f1"],
+    );
+    check(
+        InstanceFilter {
+            tags: vec![tag("env", Some("staging"))],
+            ..base.clone()
+        },
+        &[],
+    );
     let region = |r: &str| Some(r.to_owned());
 
     check(base.clone(), &["i-f1", "i-f2", "i-f3", "i-f4", "i-f5"]);

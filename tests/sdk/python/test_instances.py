@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from harness import (
-    REGION, UUID_UPPER, ApiFailure, add_months, describe, expect_error, floor_minute, fmt_in, fmt_out,
+    REGION, UUID_UPPER, ApiFailure, ClassicSdk, add_months, describe, expect_error, floor_minute, fmt_in, fmt_out,
     instances_of, lock_reasons, parse_minute, run_instances, run_prepaid,
 )
 
@@ -146,6 +146,20 @@ def test_describe_filters_by_charge_type_and_status(sdk):
     assert listed_ids(sdk, Status="Stopped") == [post[0]]
     assert sorted(listed_ids(sdk, Status="Running")) == sorted([post[1]] + pre)
     assert listed_ids(sdk, Status="Running", InstanceChargeType="PostPaid") == [post[1]], "filters must AND"
+
+
+def test_describe_filters_by_tags(server):
+    """Tag.N.Key/Tag.N.Value filter (classic SDK: set_Tags). Every pair must match; a key
+    without a value matches any value."""
+    sdk = ClassicSdk(server.endpoint)
+    prod = run_instances(sdk, Tag=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "a"}])
+    test = run_instances(sdk, Tag=[{"Key": "env", "Value": "test"}])
+    run_instances(sdk)
+    shown = describe(sdk, prod[0])["Tags"]["Tag"]
+    assert {(t["TagKey"], t["TagValue"]) for t in shown} == {("env", "prod"), ("team", "a")}, shown
+    assert listed_ids(sdk, Tag=[{"Key": "env", "Value": "prod"}]) == prod
+    assert sorted(listed_ids(sdk, Tag=[{"Key": "env"}])) == sorted(prod + test)
+    assert listed_ids(sdk, Tag=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "b"}]) == []
 
 
 def test_describe_unknown_status_is_invalid_status_not_found(sdk):

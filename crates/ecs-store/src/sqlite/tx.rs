@@ -292,6 +292,20 @@ fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
         c.sql.push_str(" AND instr(lock_reasons, ?) > 0");
         c.args.push(Value::Text(format!(",{reason},")));
     }
+    // Tags live only in the row's JSON (a list of [key, value] pairs); they are checked on the
+    // rows the indexed conditions leave.
+    for (key, value) in &f.tags {
+        c.sql.push_str(
+            " AND EXISTS (SELECT 1 FROM json_each(data, '$.tags') AS t \
+             WHERE json_extract(t.value, '$[0]') = ?",
+        );
+        c.args.push(Value::Text(key.clone()));
+        if let Some(v) = value {
+            c.sql.push_str(" AND json_extract(t.value, '$[1]') = ?");
+            c.args.push(Value::Text(v.clone()));
+        }
+        c.sql.push(')');
+    }
     Some(c)
 }
 

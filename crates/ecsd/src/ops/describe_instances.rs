@@ -89,6 +89,39 @@ impl Paging {
     }
 }
 
+/// At most this many `Tag.N` pairs filter one call.
+const MAX_TAGS: usize = 20;
+
+const INVALID_TAG_COUNT: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidTagCount",
+    "The specified tags are beyond the permitted range.",
+);
+const TAG_MISMATCH: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidTag.Mismatch",
+    "The specified Tag.n.Key and Tag.n.Value are not match.",
+);
+
+/// `Tag.N.Key` (with an optional `Tag.N.Value`): every pair must match.
+fn tag_filter(ctx: &OpCtx) -> Result<Vec<(String, Option<String>)>, ecs_domain::ApiError> {
+    let pairs = ctx.params.object_list("Tag");
+    if pairs.len() > MAX_TAGS {
+        return Err(INVALID_TAG_COUNT.err());
+    }
+    pairs
+        .into_iter()
+        .map(|(_, fields)| {
+            let key = fields.get("Key").filter(|k| !k.is_empty());
+            let value = fields.get("Value").map(|v| v.to_string());
+            match key {
+                Some(k) => Ok((k.to_string(), value)),
+                None => Err(TAG_MISMATCH.err()),
+            }
+        })
+        .collect()
+}
+
 fn run(ctx: &OpCtx) -> OpResult {
     let region = region(ctx)?;
     let ids = ctx.params.json_string_array("InstanceIds")?;
@@ -118,6 +151,7 @@ fn run(ctx: &OpCtx) -> OpResult {
         ),
     };
     let paging = paging(ctx)?;
+    let tags = tag_filter(ctx)?;
     let filter = InstanceFilter {
         account_id: ctx.account_id,
         region_id: Some(region),
@@ -128,6 +162,7 @@ fn run(ctx: &OpCtx) -> OpResult {
         name: ctx.params.non_empty("InstanceName").map(str::to_string),
         lock_reason,
         host_id: ctx.params.non_empty("DedicatedHostId").map(str::to_string),
+        tags,
     };
     let page = paging.page();
     let listing = ctx
