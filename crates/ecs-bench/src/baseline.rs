@@ -45,3 +45,40 @@ pub fn serve(listen: SocketAddr) -> Result<(), String> {
             .map_err(|e| format!("server failed: {e}"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::load::{self, LoadSpec, Workload};
+    use crate::sign::EcsClient;
+
+    #[tokio::test]
+    async fn the_generator_drives_the_baseline_without_errors() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, super::router()).await });
+        let workload = Workload::EcsModify {
+            client: EcsClient::new(addr.to_string(), "k", "s"),
+            ids: Arc::new(vec!["i-1".into()]),
+            base: chrono::Utc::now() + chrono::TimeDelta::hours(2),
+        };
+        let spec = LoadSpec {
+            concurrency: 4,
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(60),
+            max_requests: Some(200),
+            thorough_every: 10,
+        };
+        let r = load::run(addr, Arc::new(workload), spec, None).await;
+        assert_eq!(r.errors, 0, "first error: {:?}", r.first_error);
+        assert_eq!(r.requests, 200);
+        assert_eq!(r.sent, 200);
+        assert!(
+            r.thorough_checks >= 4,
+            "each connection checks its first answer fully"
+        );
+        assert_eq!(r.reconnects, 0, "the baseline keeps connections alive");
+    }
+}

@@ -278,6 +278,8 @@ impl Latency {
 pub struct LoadResult {
     /// Answers inside the measured window.
     pub requests: u64,
+    /// Requests sent in all, warm-up and failures included.
+    pub sent: u64,
     /// Failed requests anywhere in the run (warm-up included): connection errors, non-200
     /// answers, bodies that fail the check.
     pub errors: u64,
@@ -302,6 +304,7 @@ pub struct LoadResult {
 
 struct ConnOutcome {
     latencies: Vec<u32>,
+    sent: u64,
     errors: u64,
     first_error: Option<String>,
     thorough: u64,
@@ -339,6 +342,7 @@ pub async fn run(
             let mut conn = Conn::new(addr);
             let mut out = ConnOutcome {
                 latencies: Vec::with_capacity(4096),
+                sent: 0,
                 errors: 0,
                 first_error: None,
                 thorough: 0,
@@ -364,7 +368,7 @@ pub async fn run(
                     }
                 }
                 let prepared = workload.prepare(&mut rng);
-                let thorough = sent % spec.thorough_every.max(1) == 0;
+                let thorough = sent.is_multiple_of(spec.thorough_every.max(1));
                 sent += 1;
                 let t0 = Instant::now();
                 let answer = conn.send(&prepared.bytes).await;
@@ -399,10 +403,12 @@ pub async fn run(
                 }
             }
             out.reconnects = conn.reconnects;
+            out.sent = sent;
             out
         }));
     }
     let mut latencies = Vec::new();
+    let mut sent = 0;
     let mut errors = 0;
     let mut first_error = None;
     let mut thorough_checks = 0;
@@ -411,6 +417,7 @@ pub async fn run(
     for t in tasks {
         let o = t.await.expect("load task panicked");
         latencies.extend(o.latencies);
+        sent += o.sent;
         errors += o.errors;
         if first_error.is_none() {
             first_error = o.first_error;
@@ -448,6 +455,7 @@ pub async fn run(
         .map(|m| (m - (ours(c0, c1) + ours(s0, s1)) / elapsed.max(1e-9)).max(0.0));
     LoadResult {
         requests,
+        sent,
         errors,
         first_error,
         thorough_checks,

@@ -61,6 +61,9 @@ enum Cmd {
         scale_instances: Option<u64>,
         #[arg(long)]
         skip_scale: bool,
+        /// Run only some parts: baseline, ecsd, moto, scale (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// The baseline server: axum answering a constant JSON body.
     Baseline {
@@ -73,6 +76,10 @@ enum Cmd {
         server: SocketAddr,
         #[arg(long, default_value_t = 1000)]
         count: u64,
+        /// AutoReleaseTime of every instance (yyyy-MM-ddTHH:mm:ssZ, at least 30 minutes ahead
+        /// of the server's clock).
+        #[arg(long)]
+        release_at: Option<String>,
         #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_ID", default_value = "benchid")]
         key_id: String,
         #[arg(
@@ -138,6 +145,7 @@ fn run(cli: Cli) -> Result<bool, String> {
             duration,
             scale_instances,
             skip_scale,
+            only,
         } => {
             if !ecsd.exists() {
                 return Err(format!(
@@ -158,12 +166,19 @@ fn run(cli: Cli) -> Result<bool, String> {
                 cfg.scale_burst = n / 10;
             }
             cfg.skip_scale = skip_scale;
+            for part in &only {
+                if !["baseline", "ecsd", "moto", "scale"].contains(&part.as_str()) {
+                    return Err(format!("--only: unknown part {part:?}"));
+                }
+            }
+            cfg.only = only;
             let report = runtime()?.block_on(suite::run(cfg))?;
             Ok(report.ok)
         }
         Cmd::Create {
             server,
             count,
+            release_at,
             key_id,
             secret,
         } => {
@@ -174,7 +189,7 @@ fn run(cli: Cli) -> Result<bool, String> {
                 count,
                 4,
                 true,
-                Arc::new(|_| None),
+                Arc::new(move |_| release_at.clone()),
                 Arc::new(|_| {}),
             ))?;
             for id in &created.ids {

@@ -1,7 +1,9 @@
 //! What every part of the server shares: the store, the clock, the catalog, and the caches in
 //! front of the store for keys and nonces.
 
-use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
@@ -101,21 +103,75 @@ pub fn api_error(e: TxError) -> ApiError {
     }
 }
 
-/// Nonces seen within the signature window. Entries older than twice the window are dropped
-/// now and then; a request that old is refused by its timestamp anyway.
-#[derive(Default)]
+/// Nonces seen recently, per access key. A replayed request carries its original Timestamp,
+/// which passes the check for at most one window after it was first seen plus one window of
+/// clock skew; so each nonce is kept for two windows, then dropped, oldest first.
+///
+/// Nonces are kept as 128-bit keyed hashes of (key id, nonce): a fixed 16 bytes each, however
+/// long the client's nonces are.
 struct NonceCache {
-    seen: Mutex<HashMap<(String, String), DateTime<Utc>>>,
+    inner: Mutex<NonceInner>,
+    hashers: (RandomState, RandomState),
+}
+
+#[derive(Default)]
+struct NonceInner {
+    seen: HashSet<u128>,
+    order: VecDeque<(DateTime<Utc>, u128)>,
+}
+
+impl Default for NonceCache {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            hashers: (RandomState::new(), RandomState::new()),
+        }
+    }
 }
 
 impl NonceCache {
+    fn fingerprint(&self, key_id: &str, nonce: &str) -> u128 {
+        let (a, b) = (
+            self.hashers.0.hash_one((key_id, nonce)),
+            self.hashers.1.hash_one((key_id, nonce)),
+        );
+        (u128::from(a) << 64) | u128::from(b)
+    }
+
     fn remember(&self, key_id: &str, nonce: &str, real_now: DateTime<Utc>) -> bool {
-        let mut seen = self.seen.lock().unwrap();
-        if seen.len() > 100_000 {
-            let horizon = real_now - ecs_wire::TIMESTAMP_WINDOW * 2;
-            seen.retain(|_, at| *at >= horizon);
+        let fingerprint = self.fingerprint(key_id, nonce);
+        let horizon = real_now - ecs_wire::TIMESTAMP_WINDOW * 2;
+        let mut inner = self.inner.lock().unwrap();
+        while let Some(&(at, old)) = inner.order.front() {
+            if at >= horizon {
+                break;
+            }
+            inner.order.pop_front();
+            inner.seen.remove(&old);
         }
-        seen.insert((key_id.to_string(), nonce.to_string()), real_now)
-            .is_none()
+        if !inner.seen.insert(fingerprint) {
+            return false;
+        }
+        inner.order.push_back((real_now, fingerprint));
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nonce_is_refused_again_within_the_window_and_forgotten_after() {
+        let cache = NonceCache::default();
+        let t0 = Utc::now();
+        assert!(cache.remember("k", "n1", t0));
+        assert!(!cache.remember("k", "n1", t0 + Duration::minutes(29)));
+        assert!(cache.remember("other-key", "n1", t0), "nonces are per key");
+        assert!(cache.remember("k", "n2", t0 + Duration::minutes(31)));
+        assert!(
+            cache.remember("k", "n1", t0 + Duration::minutes(31)),
+            "kept two windows, then forgotten"
+        );
     }
 }

@@ -14,6 +14,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "AllocateDedicatedHosts",
     run,
+    read_only: false,
 };
 
 const INVALID_HOST_TYPE: ErrorCode = ErrorCode::new(

@@ -12,6 +12,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "DeleteInstance",
     run,
+    read_only: false,
 };
 
 pub const NOT_FOUND: ErrorCode = ErrorCode::new(

@@ -12,6 +12,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "DeleteInstances",
     run,
+    read_only: false,
 };
 
 const MAX_IDS: usize = 100;

@@ -14,6 +14,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "DescribeDedicatedHosts",
     run,
+    read_only: true,
 };
 
 const INVALID_STATUS: ErrorCode = ErrorCode::new(

@@ -16,6 +16,7 @@ use crate::ops::common::page_number_and_size;
 pub const OP: Operation = Operation {
     name: "DescribeInstanceAutoRenewAttribute",
     run,
+    read_only: true,
 };
 
 const NEITHER_GIVEN: ErrorCode = ErrorCode::new(

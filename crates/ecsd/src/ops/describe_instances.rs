@@ -13,6 +13,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "DescribeInstances",
     run,
+    read_only: true,
 };
 
 const INVALID_STATUS: ErrorCode = ErrorCode::new(

@@ -10,6 +10,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "DescribeRegions",
     run,
+    read_only: true,
 };
 
 const INVALID_LANGUAGE: ErrorCode = ErrorCode::new(

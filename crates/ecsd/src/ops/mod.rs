@@ -48,6 +48,9 @@ pub type OpResult = Result<serde_json::Map<String, Value>, ApiError>;
 pub struct Operation {
     pub name: &'static str,
     pub run: fn(&OpCtx) -> OpResult,
+    /// Reads only. A read answers from a snapshot in microseconds and runs right on the
+    /// request's task; a write waits for a durable commit and runs on a blocking thread.
+    pub read_only: bool,
 }
 
 /// Every operation ecsd answers.

@@ -10,6 +10,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "ModifyDedicatedHostAutoReleaseTime",
     run,
+    read_only: false,
 };
 
 const MISSING_HOST_ID: ErrorCode = ErrorCode::new(

@@ -7,6 +7,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "ModifyInstanceAttribute",
     run,
+    read_only: false,
 };
 
 fn run(ctx: &OpCtx) -> OpResult {

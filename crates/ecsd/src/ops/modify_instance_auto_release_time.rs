@@ -10,6 +10,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "ModifyInstanceAutoReleaseTime",
     run,
+    read_only: false,
 };
 
 const MISSING_INSTANCE_ID: ErrorCode =

@@ -12,6 +12,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "ModifyInstanceAutoRenewAttribute",
     run,
+    read_only: false,
 };
 
 /// The most instances one call may name.

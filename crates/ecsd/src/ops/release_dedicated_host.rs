@@ -11,6 +11,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "ReleaseDedicatedHost",
     run,
+    read_only: false,
 };
 
 const NOT_FOUND: ErrorCode = ErrorCode::new(

@@ -15,6 +15,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "RunInstances",
     run,
+    read_only: false,
 };
 
 const INVALID_INSTANCE_TYPE: ErrorCode = ErrorCode::new(

@@ -12,6 +12,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "StartInstance",
     run,
+    read_only: false,
 };
 
 const EXPIRED: ErrorCode = ErrorCode::new(

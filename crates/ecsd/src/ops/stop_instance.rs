@@ -12,6 +12,7 @@ use super::{OpCtx, OpResult, Operation};
 pub const OP: Operation = Operation {
     name: "StopInstance",
     run,
+    read_only: false,
 };
 
 const EXPIRED_OR_IN_ARREARS: ErrorCode = ErrorCode::new(

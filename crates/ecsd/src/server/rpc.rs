@@ -13,12 +13,12 @@ use ecs_domain::ApiError;
 use ecs_wire::codes::{INVALID_ACTION_NOT_FOUND, SIGNATURE_NONCE_USED};
 use ecs_wire::{
     error_format, new_request_id, parse_request, render_error, render_success, verify_signature,
-    Format, HttpRequest, HttpResponse,
+    Format, HttpRequest, HttpResponse, RpcRequest,
 };
 use serde_json::Value;
 
 use crate::app::App;
-use crate::ops::{self, OpCtx};
+use crate::ops::{self, OpCtx, Operation};
 
 /// The HostId errors show when the client sent no Host header.
 const DEFAULT_HOST_ID: &str = "ecs.aliyuncs.com";
@@ -39,67 +39,75 @@ pub async fn handle(
             )
         })
         .collect();
-    let method = method.as_str().to_string();
-    let path = uri.path().to_string();
-    let query = uri.query().map(str::to_string);
-    // Store calls block; the whole call runs on a blocking thread.
-    let result = tokio::task::spawn_blocking(move || {
-        let http = HttpRequest {
-            method: &method,
-            path: &path,
-            query: query.as_deref(),
-            headers: &headers,
-            body: &body,
-        };
-        serve(&app, &http)
-    })
-    .await;
-    let rendered = match result {
-        Ok(r) => r,
+    let http = HttpRequest {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query(),
+        headers: &headers,
+        body: &body,
+    };
+    let request_id = new_request_id();
+    let call = match accept(&app, &http) {
+        Ok(call) => call,
+        Err((format, host, e)) => return to_response(render_error(format, &request_id, &host, &e)),
+    };
+    if call.op.read_only {
+        return to_response(answer(&app, &call, &request_id));
+    }
+    // A write blocks until its transaction is durable: that wait belongs on a blocking thread.
+    let worker = app.clone();
+    let id = request_id.clone();
+    match tokio::task::spawn_blocking(move || answer(&worker, &call, &id)).await {
+        Ok(r) => to_response(r),
         Err(e) => {
             tracing::error!(error = %e, "request handler failed");
-            render_error(
+            to_response(render_error(
                 Format::Json,
-                &new_request_id(),
+                &request_id,
                 DEFAULT_HOST_ID,
                 &INTERNAL_ERROR.err(),
-            )
-        }
-    };
-    to_response(rendered)
-}
-
-fn serve(app: &Arc<App>, http: &HttpRequest) -> HttpResponse {
-    let request_id = new_request_id();
-    let req = match parse_request(http) {
-        Ok(r) => r,
-        Err(e) => {
-            let host = http.header("host").unwrap_or(DEFAULT_HOST_ID);
-            return render_error(error_format(http), &request_id, host, &e);
-        }
-    };
-    let host = if req.host.is_empty() {
-        DEFAULT_HOST_ID
-    } else {
-        &req.host
-    };
-    match dispatch(app, &req, http, &request_id) {
-        Ok((action, body)) => render_success(&action, req.format, &body),
-        Err(e) => {
-            if e.status >= 500 {
-                tracing::warn!(code = %e.code, "server error answered");
-            }
-            render_error(req.format, &request_id, host, &e)
+            ))
         }
     }
 }
 
-fn dispatch(
-    app: &Arc<App>,
-    req: &ecs_wire::RpcRequest,
+/// An authenticated call to a known operation.
+struct Call {
+    req: RpcRequest,
+    op: &'static Operation,
+    account_id: i64,
+}
+
+/// Parses and authenticates a request and finds its operation. A refusal comes with the format
+/// and HostId to render it in.
+fn accept(app: &App, http: &HttpRequest) -> Result<Call, (Format, String, ApiError)> {
+    let req = parse_request(http).map_err(|e| {
+        let host = http.header("host").unwrap_or(DEFAULT_HOST_ID).to_string();
+        (error_format(http), host, e)
+    })?;
+    let refuse = |e: ApiError, req: &RpcRequest| {
+        let host = if req.host.is_empty() {
+            DEFAULT_HOST_ID.to_string()
+        } else {
+            req.host.clone()
+        };
+        (req.format, host, e)
+    };
+    match authorize(app, &req, http) {
+        Ok((op, account_id)) => Ok(Call {
+            req,
+            op,
+            account_id,
+        }),
+        Err(e) => Err(refuse(e, &req)),
+    }
+}
+
+fn authorize(
+    app: &App,
+    req: &RpcRequest,
     http: &HttpRequest,
-    request_id: &str,
-) -> Result<(String, Value), ApiError> {
+) -> Result<(&'static Operation, i64), ApiError> {
     let real_now = Utc::now();
     let caller = verify_signature(req, http, real_now, &|id| {
         app.access_key(id).map(|k| k.secret)
@@ -120,16 +128,34 @@ fn dispatch(
     let key = app
         .access_key(&caller.access_key_id)
         .ok_or_else(|| INTERNAL_ERROR.err())?;
+    Ok((op, key.account_id))
+}
+
+/// Runs the operation and renders its answer or its error.
+fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
     let ctx = OpCtx {
         app,
-        account_id: key.account_id,
+        account_id: call.account_id,
         now: app.clock.now(),
-        params: &req.params,
+        params: &call.req.params,
     };
-    let mut fields = (op.run)(&ctx)?;
-    fields.insert("RequestId".into(), Value::String(request_id.to_string()));
-    tracing::debug!(action, request_id, "answered");
-    Ok((op.name.to_string(), Value::Object(fields)))
+    match (call.op.run)(&ctx) {
+        Ok(mut fields) => {
+            fields.insert("RequestId".into(), Value::String(request_id.to_string()));
+            render_success(call.op.name, call.req.format, &Value::Object(fields))
+        }
+        Err(e) => {
+            if e.status >= 500 {
+                tracing::warn!(code = %e.code, action = call.op.name, "server error answered");
+            }
+            let host = if call.req.host.is_empty() {
+                DEFAULT_HOST_ID
+            } else {
+                &call.req.host
+            };
+            render_error(call.req.format, request_id, host, &e)
+        }
+    }
 }
 
 fn to_response(r: HttpResponse) -> Response {
