@@ -85,21 +85,22 @@ fn accept(app: &App, http: &HttpRequest) -> Result<Call, (Format, String, ApiErr
         let host = http.header("host").unwrap_or(DEFAULT_HOST_ID).to_string();
         (error_format(http), host, e)
     })?;
-    let refuse = |e: ApiError, req: &RpcRequest| {
-        let host = if req.host.is_empty() {
-            DEFAULT_HOST_ID.to_string()
-        } else {
-            req.host.clone()
-        };
-        (req.format, host, e)
-    };
     match authorize(app, &req, http) {
         Ok((op, account_id)) => Ok(Call {
             req,
             op,
             account_id,
         }),
-        Err(e) => Err(refuse(e, &req)),
+        Err(e) => Err((req.format, host_id(&req).to_string(), e)),
+    }
+}
+
+/// The HostId errors show: the Host the client addressed.
+fn host_id(req: &RpcRequest) -> &str {
+    if req.host.is_empty() {
+        DEFAULT_HOST_ID
+    } else {
+        &req.host
     }
 }
 
@@ -148,12 +149,7 @@ fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
             if e.status >= 500 {
                 tracing::warn!(code = %e.code, action = call.op.name, "server error answered");
             }
-            let host = if call.req.host.is_empty() {
-                DEFAULT_HOST_ID
-            } else {
-                &call.req.host
-            };
-            render_error(call.req.format, request_id, host, &e)
+            render_error(call.req.format, request_id, host_id(&call.req), &e)
         }
     }
 }
