@@ -87,7 +87,7 @@ pub async fn total_count(conn: &mut Conn, client: &EcsClient) -> Result<u64, Str
 
 /// What a bulk creation did.
 pub struct Created {
-    /// The ids, in no particular order (empty unless asked for).
+    /// The ids kept, in no particular order.
     pub ids: Vec<String>,
     pub instances: u64,
     pub calls: u64,
@@ -95,14 +95,15 @@ pub struct Created {
 }
 
 /// Creates `total` instances with RunInstances (Amount=100, the API's maximum) over
-/// `concurrency` connections. `release_time(call)` gives each call's AutoReleaseTime.
+/// `concurrency` connections. `release_time(call)` gives each call's AutoReleaseTime. The ids
+/// of the first `keep_ids` instances created are returned.
 /// `progress` is called with the number of instances created so far, now and then.
 pub async fn create_instances(
     addr: SocketAddr,
     client: &EcsClient,
     total: u64,
     concurrency: usize,
-    keep_ids: bool,
+    keep_ids: usize,
     release_time: Arc<dyn Fn(u64) -> Option<String> + Send + Sync>,
     progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<Created, String> {
@@ -144,10 +145,16 @@ pub async fn create_instances(
                 if set.len().to_string() != amount {
                     return Err(format!("RunInstances made {} of {amount}", set.len()));
                 }
-                if keep_ids {
-                    ids.extend(set.iter().filter_map(|x| x.as_str().map(str::to_string)));
+                let before = done.fetch_add(set.len() as u64, Ordering::Relaxed);
+                let n = before + set.len() as u64;
+                if before < keep_ids as u64 {
+                    let room = keep_ids - before as usize;
+                    ids.extend(
+                        set.iter()
+                            .take(room)
+                            .filter_map(|x| x.as_str().map(str::to_string)),
+                    );
                 }
-                let n = done.fetch_add(set.len() as u64, Ordering::Relaxed) + set.len() as u64;
                 progress(n);
             }
         }));

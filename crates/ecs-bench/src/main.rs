@@ -61,6 +61,9 @@ enum Cmd {
         scale_instances: Option<u64>,
         #[arg(long)]
         skip_scale: bool,
+        /// What is being measured (e.g. a git commit), recorded in the results.
+        #[arg(long)]
+        label: Option<String>,
         /// Run only some parts: baseline, ecsd, moto, scale (comma-separated).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
@@ -145,6 +148,7 @@ fn run(cli: Cli) -> Result<bool, String> {
             duration,
             scale_instances,
             skip_scale,
+            label,
             only,
         } => {
             if !ecsd.exists() {
@@ -172,6 +176,7 @@ fn run(cli: Cli) -> Result<bool, String> {
                 }
             }
             cfg.only = only;
+            cfg.label = label;
             let report = runtime()?.block_on(suite::run(cfg))?;
             Ok(report.ok)
         }
@@ -188,7 +193,7 @@ fn run(cli: Cli) -> Result<bool, String> {
                 &client,
                 count,
                 4,
-                true,
+                usize::MAX,
                 Arc::new(move |_| release_at.clone()),
                 Arc::new(|_| {}),
             ))?;

@@ -46,6 +46,8 @@ pub struct SuiteConfig {
     pub only: Vec<String>,
     /// Connections used to create instances.
     pub create_concurrency: usize,
+    /// What was measured (e.g. the git commit), copied into the report.
+    pub label: Option<String>,
     /// Signed requests a process has answered before the sustained read is measured (0: skip).
     pub sustained_after: u64,
 }
@@ -67,6 +69,7 @@ impl SuiteConfig {
             scale_burst: 100_000,
             skip_scale: false,
             only: Vec::new(),
+            label: None,
             create_concurrency: 4,
             sustained_after: 110_000,
         }
@@ -106,6 +109,9 @@ pub struct TargetReport {
     pub check_thorough_us: f64,
     #[serde(flatten)]
     pub load: LoadResult,
+    /// The server's peak resident set (VmHWM) after this target, MiB. ecsd runs a fresh
+    /// process per operation, so this covers that operation's targets so far.
+    pub server_rss_mib: Option<f64>,
     /// requests/s divided by the baseline's at the same concurrency.
     pub ratio_to_baseline: Option<f64>,
 }
@@ -136,9 +142,12 @@ pub struct ScaleReport {
     /// TotalCount after the burst (expected: instances − burst) and how long counting took.
     pub total_after: u64,
     pub count_seconds: f64,
-    /// VmHWM of ecsd, over its whole life up to the restart.
+    /// VmHWM of ecsd over its whole life up to the restart: creation, reads, the burst.
     pub peak_rss_mib: f64,
     pub rss_after_create_mib: f64,
+    /// VmHWM after the `scale-describe-one` target (reads at the top concurrency while every
+    /// instance exists).
+    pub rss_serving_mib: f64,
     /// Database directory (database, WAL and shared-memory files).
     pub db_bytes: u64,
     pub db_mib: f64,
@@ -166,6 +175,8 @@ pub struct Goal {
 pub struct Report {
     pub schema: &'static str,
     pub mode: &'static str,
+    /// What was measured, as given by `--label` (bench/run passes the git commit).
+    pub label: Option<String>,
     pub started_at: String,
     pub finished_at: String,
     pub wall_seconds: f64,
@@ -324,6 +335,7 @@ impl Suite {
             check_us,
             check_thorough_us,
             load: result,
+            server_rss_mib: procs::status_kib(server.pid, "VmHWM").map(|k| k as f64 / 1024.0),
             ratio_to_baseline: None,
         });
         sent
@@ -375,7 +387,7 @@ impl Suite {
             &client,
             total,
             self.cfg.create_concurrency,
-            true,
+            usize::MAX,
             Arc::new(|_| None),
             progress_printer(total),
         )
@@ -546,7 +558,7 @@ impl Suite {
             &client,
             cfg.scale_instances,
             cfg.create_concurrency,
-            false,
+            100_000,
             plan,
             progress_printer(cfg.scale_instances),
         )
@@ -556,8 +568,22 @@ impl Suite {
         r.create_instances_per_s = created.instances as f64 / r.create_seconds;
         r.rss_after_create_mib = mib(procs::status_kib(server.pid, "VmHWM"));
         say(format!(
-            "scale: created in {:.1} s ({:.0}/s); advancing the clock past {}",
-            r.create_seconds, r.create_instances_per_s, r.burst_minute
+            "scale: created in {:.1} s ({:.0}/s)",
+            r.create_seconds, r.create_instances_per_s
+        ));
+        // Reads while every instance is there: the memory of a server that is serving, not
+        // only holding the rows.
+        let top = *cfg.concurrencies.iter().max().unwrap_or(&1);
+        let reads = Workload::EcsDescribeOne {
+            client: client.clone(),
+            ids: Arc::new(created.ids),
+        };
+        self.measure("scale-describe-one", &server, "ecsd", reads, top)
+            .await;
+        r.rss_serving_mib = mib(procs::status_kib(server.pid, "VmHWM"));
+        say(format!(
+            "scale: advancing the clock past {}",
+            r.burst_minute
         ));
 
         let past = minute + TimeDelta::seconds(61);
@@ -863,6 +889,7 @@ pub async fn run(cfg: SuiteConfig) -> Result<Report, String> {
     let report = Report {
         schema: SCHEMA,
         mode: if cfg.quick { "quick" } else { "full" },
+        label: cfg.label.clone(),
         started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         finished_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         wall_seconds: t0.elapsed().as_secs_f64(),
@@ -910,20 +937,28 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 pub fn table(r: &Report) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "\necs-bench {} run, {} — {} × {}, {} MiB\n",
-        r.mode, r.started_at, r.machine.nproc, r.machine.cpu_model, r.machine.mem_total_mib
+        "\necs-bench {} run, {}{} — {} × {}, {} MiB\n",
+        r.mode,
+        r.started_at,
+        r.label
+            .as_deref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default(),
+        r.machine.nproc,
+        r.machine.cpu_model,
+        r.machine.mem_total_mib
     ));
     out.push_str(&format!(
         "generator: {:.2} µs to sign one request (no I/O)\n\n",
         r.generator["sign_v1_us"].as_f64().unwrap_or(0.0)
     ));
     out.push_str(
-        "| target | operation | conc | req/s | p50 ms | p99 ms | vs baseline | gen CPU µs/req | server CPU µs/req | other load (cores) | errors |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| target | operation | conc | req/s | p50 ms | p99 ms | vs baseline | gen CPU µs/req | server CPU µs/req | server RSS MiB | other load (cores) | errors |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for t in &r.targets {
         out.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {:.0} | {:.3} | {:.3} | {} | {} | {} | {} | {} | {} |\n",
             t.name,
             t.operation,
             t.concurrency,
@@ -933,6 +968,7 @@ pub fn table(r: &Report) -> String {
             opt(t.ratio_to_baseline, 3),
             opt(t.load.client_cpu_us_per_req, 1),
             opt(t.load.server_cpu_us_per_req, 1),
+            opt(t.server_rss_mib, 0),
             opt(t.load.other_busy_cores, 2),
             t.load.errors,
         ));
@@ -945,7 +981,7 @@ pub fn table(r: &Report) -> String {
              | burst: advance answered after all releases | {:.2} s ({} released) |\n\
              | scheduler lag as recorded (virtual happened − scheduled), min–max | {:.0}–{:.0} s |\n\
              | TotalCount after burst | {} ({:.3} s to count) |\n\
-             | peak RSS (VmHWM) of ecsd | {:.1} MiB |\n\
+             | RSS (VmHWM) after creation / after 64 concurrent reads / peak | {:.1} / {:.1} / {:.1} MiB |\n\
              | database on disk | {:.1} MiB |\n\
              | restart after {} until /health | {:.2} s |\n\
              | TotalCount after restart | {} |\n",
@@ -961,6 +997,8 @@ pub fn table(r: &Report) -> String {
             s.lag_virtual_max_s,
             s.total_after,
             s.count_seconds,
+            s.rss_after_create_mib,
+            s.rss_serving_mib,
             s.peak_rss_mib,
             s.db_mib,
             s.restart_after,
@@ -980,7 +1018,7 @@ pub fn table(r: &Report) -> String {
             "| {} | {} | {} {} | {} |\n",
             g.goal,
             g.wanted,
-            opt(g.measured, 2),
+            opt(g.measured, 3),
             g.unit,
             met
         ));

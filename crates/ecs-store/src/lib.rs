@@ -232,11 +232,21 @@ pub trait StoreTx {
 /// because an engine may run it on its own writer thread.
 pub type TxFn = Box<dyn FnOnce(&mut dyn StoreTx) -> TxResult<Box<dyn Any + Send>> + Send + 'static>;
 
-/// A storage engine. Calls block; async callers run them on a blocking thread.
+/// Receives a submitted transaction's outcome.
+pub type TxDone = Box<dyn FnOnce(TxResult<Box<dyn Any + Send>>) + Send>;
+
+/// A storage engine. Reads block the caller briefly; writes either block until durable
+/// (`write_boxed`) or call back when durable (`submit_write`), for async callers.
 pub trait Store: Send + Sync + 'static {
     /// Runs `f` in a read-write transaction and commits it durably before returning. If `f`
     /// fails, nothing it did is kept.
     fn write_boxed(&self, f: TxFn) -> TxResult<Box<dyn Any + Send>>;
+    /// Like [`Store::write_boxed`], without blocking: `done` is called with the outcome once the
+    /// transaction is durable (or failed), possibly on another thread. Engines without a
+    /// writer thread of their own run the transaction right away.
+    fn submit_write(&self, f: TxFn, done: TxDone) {
+        done(self.write_boxed(f));
+    }
     /// Runs `f` in a read-only snapshot.
     fn read_boxed(&self, f: TxFn) -> TxResult<Box<dyn Any + Send>>;
     /// Which engine this is, for logs and /health.
@@ -259,6 +269,18 @@ pub trait StoreExt: Store {
         F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
     {
         unbox(self.read_boxed(boxed(f))?)
+    }
+
+    /// Typed [`Store::submit_write`].
+    fn submit<T, F>(&self, f: F, done: impl FnOnce(TxResult<T>) + Send + 'static)
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+    {
+        self.submit_write(
+            boxed(f),
+            Box::new(move |outcome| done(outcome.and_then(unbox))),
+        );
     }
 }
 

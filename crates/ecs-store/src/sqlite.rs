@@ -4,7 +4,8 @@
 //! is acknowledged and readers never wait for the writer.
 //!
 //! Writes all go through one writer thread that owns the only read-write connection. Callers
-//! hand it their closure over a channel and block on a reply channel. The thread commits in
+//! hand it their closure over a channel and either block on a reply channel (`write_boxed`) or
+//! are called back (`submit_write`). The thread commits in
 //! groups: it takes the first queued job, drains whatever else is already waiting, runs every
 //! job in its own SAVEPOINT inside one `BEGIN IMMEDIATE` transaction, commits once, and only then
 //! answers. A job that fails or panics is rolled back to its savepoint without touching the
@@ -24,7 +25,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{Store, StoreError, StoreResult, TxError, TxFn, TxResult};
+use crate::{Store, StoreError, StoreResult, TxDone, TxError, TxFn, TxResult};
 
 mod schema;
 mod tx;
@@ -44,9 +45,12 @@ const CACHE_KIB: i64 = 32 * 1024;
 
 type Reply = TxResult<Box<dyn Any + Send>>;
 
+/// Called once with a job's outcome, after its transaction committed (or failed).
+type ReplyFn = TxDone;
+
 struct WriteJob {
     f: TxFn,
-    reply: mpsc::SyncSender<Reply>,
+    reply: ReplyFn,
 }
 
 /// Counters of the writer thread, to see how well writes are being grouped.
@@ -210,13 +214,28 @@ impl Store for SqliteStore {
                 "nested write transaction".into(),
             )));
         }
-        let writer = self.writer.as_ref().ok_or_else(writer_gone)?;
         let (reply, answer) = mpsc::sync_channel(1);
-        writer
-            .jobs
-            .send(WriteJob { f, reply })
-            .map_err(|_| writer_gone())?;
+        self.submit_write(
+            f,
+            Box::new(move |outcome| {
+                let _ = reply.send(outcome);
+            }),
+        );
         answer.recv().map_err(|_| writer_gone())?
+    }
+
+    fn submit_write(&self, f: TxFn, done: TxDone) {
+        if thread::current().id() == self.writer_id {
+            return done(Err(TxError::Store(StoreError::Backend(
+                "nested write transaction".into(),
+            ))));
+        }
+        let Some(writer) = self.writer.as_ref() else {
+            return done(Err(TxError::Store(writer_gone())));
+        };
+        if let Err(mpsc::SendError(job)) = writer.jobs.send(WriteJob { f, reply: done }) {
+            (job.reply)(Err(TxError::Store(writer_gone())));
+        }
     }
 
     fn read_boxed(&self, f: TxFn) -> TxResult<Box<dyn Any + Send>> {
@@ -309,17 +328,15 @@ fn run_batch(conn: &Connection, mut pending: VecDeque<WriteJob>, counters: &Coun
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "cannot begin a write transaction");
             for job in pending.drain(..) {
-                let _ = job
-                    .reply
-                    .send(Err(TxError::Store(StoreError::Backend(format!(
-                        "cannot begin a write transaction: {e}"
-                    )))));
+                (job.reply)(Err(TxError::Store(StoreError::Backend(format!(
+                    "cannot begin a write transaction: {e}"
+                )))));
             }
             recover(conn);
             return;
         }
 
-        let mut ran: Vec<(mpsc::SyncSender<Reply>, Reply)> = Vec::with_capacity(pending.len());
+        let mut ran: Vec<(ReplyFn, Reply)> = Vec::with_capacity(pending.len());
         let mut broken = None;
         while let Some(WriteJob { f, reply }) = pending.pop_front() {
             match run_job(conn, f) {
@@ -342,14 +359,14 @@ fn run_batch(conn: &Connection, mut pending: VecDeque<WriteJob>, counters: &Coun
                 counters.jobs.fetch_add(ran.len() as u64, Ordering::Relaxed);
                 // Only now, with the commit durable, does anyone learn their write succeeded.
                 for (reply, outcome) in ran {
-                    let _ = reply.send(outcome);
+                    reply(outcome);
                 }
             }
             Err(why) => {
                 tracing::error!(error = %why, jobs = ran.len(), "write transaction failed");
                 recover(conn);
                 for (reply, _) in ran {
-                    let _ = reply.send(Err(TxError::Store(StoreError::Backend(format!(
+                    reply(Err(TxError::Store(StoreError::Backend(format!(
                         "write transaction failed, nothing was kept: {why}"
                     )))));
                 }

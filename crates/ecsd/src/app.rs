@@ -82,6 +82,26 @@ impl App {
         self.store.write(f).map_err(api_error)
     }
 
+    /// Runs a transaction without holding a thread while it waits for its commit: the store's
+    /// writer calls back once the transaction is durable.
+    pub async fn write_async<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+    {
+        let (answer, outcome) = tokio::sync::oneshot::channel();
+        self.store.submit(f, move |result| {
+            let _ = answer.send(result);
+        });
+        match outcome.await {
+            Ok(result) => result.map_err(api_error),
+            Err(_) => {
+                tracing::error!("the store dropped a write without answering");
+                Err(INTERNAL_ERROR.err())
+            }
+        }
+    }
+
     pub fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,

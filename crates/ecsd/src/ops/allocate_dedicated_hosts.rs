@@ -11,10 +11,12 @@ use super::common::{
 };
 use super::{OpCtx, OpResult, Operation};
 
+/// This operation's name, also written into the events it records.
+const ACTION: &str = "AllocateDedicatedHosts";
+
 pub const OP: Operation = Operation {
-    name: "AllocateDedicatedHosts",
-    run,
-    read_only: false,
+    name: ACTION,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const INVALID_HOST_TYPE: ErrorCode = ErrorCode::new(
@@ -43,7 +45,7 @@ const RELEASE_TIME_FOR_SUBSCRIPTION: ErrorCode = ErrorCode::new(
     "AutoReleaseTime is only supported for PostPaid dedicated hosts.",
 );
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
     let type_id = required(ctx, "DedicatedHostType")?;
     let host_type = ctx
@@ -89,18 +91,20 @@ fn run(ctx: &OpCtx) -> OpResult {
     };
     let fingerprint = fingerprint(ctx);
     let account = ctx.account_id;
-    ctx.app.write(move |tx| {
-        once_per_token(tx, account, OP.name, token.as_deref(), &fingerprint, |tx| {
-            let mut ids = Vec::with_capacity(quantity as usize);
-            for _ in 0..quantity {
-                let mut host = template.clone();
-                host.id = new_resource_id("dh");
-                tx.put_host(&host)?;
-                ids.push(host.id);
-            }
-            Ok(object(
-                json!({ "DedicatedHostIdSets": { "DedicatedHostId": ids } }),
-            ))
+    ctx.app
+        .write_async(move |tx| {
+            once_per_token(tx, account, ACTION, token.as_deref(), &fingerprint, |tx| {
+                let mut ids = Vec::with_capacity(quantity as usize);
+                for _ in 0..quantity {
+                    let mut host = template.clone();
+                    host.id = new_resource_id("dh");
+                    tx.put_host(&host)?;
+                    ids.push(host.id);
+                }
+                Ok(object(
+                    json!({ "DedicatedHostIdSets": { "DedicatedHostId": ids } }),
+                ))
+            })
         })
-    })
+        .await
 }

@@ -9,10 +9,12 @@ use ecs_domain::{ApiError, ErrorCode};
 use super::common::{empty, find_instance, optional_region, release_instance, required};
 use super::{OpCtx, OpResult, Operation};
 
+/// This operation's name, also written into the events it records.
+const ACTION: &str = "DeleteInstance";
+
 pub const OP: Operation = Operation {
-    name: "DeleteInstance",
-    run,
-    read_only: false,
+    name: ACTION,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 pub const NOT_FOUND: ErrorCode = ErrorCode::new(
@@ -48,20 +50,22 @@ pub fn check(instance: &Instance, force: bool, terminate: bool) -> Result<(), Ap
     })
 }
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let id = required(ctx, "InstanceId")?.to_string();
     let region = optional_region(ctx)?;
     let force = ctx.params.bool("Force")?.unwrap_or(false);
     let terminate = ctx.params.bool("TerminateSubscription")?.unwrap_or(false);
     let dry = ctx.params.bool("DryRun")?.unwrap_or(false);
     let (account, now) = (ctx.account_id, ctx.now);
-    ctx.app.write(move |tx| {
-        let instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
-        check(&instance, force, terminate)?;
-        if dry {
-            return Err(DRY_RUN_OPERATION.err().into());
-        }
-        release_instance(tx, &instance, OP.name, None, now)
-    })?;
+    ctx.app
+        .write_async(move |tx| {
+            let instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
+            check(&instance, force, terminate)?;
+            if dry {
+                return Err(DRY_RUN_OPERATION.err().into());
+            }
+            release_instance(tx, &instance, ACTION, None, now)
+        })
+        .await?;
     Ok(empty())
 }

@@ -9,10 +9,12 @@ use super::common::{
 use super::delete_instance::{check, NOT_FOUND};
 use super::{OpCtx, OpResult, Operation};
 
+/// This operation's name, also written into the events it records.
+const ACTION: &str = "DeleteInstances";
+
 pub const OP: Operation = Operation {
-    name: "DeleteInstances",
-    run,
-    read_only: false,
+    name: ACTION,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const MAX_IDS: usize = 100;
@@ -29,7 +31,7 @@ const DRY_RUN_SUCCESS: ErrorCode = ErrorCode::new(
     "This request is a dryrun request with successful result.",
 );
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
     let mut ids = ctx.params.repeat_list("InstanceId");
     ids.retain(|id| !id.is_empty());
@@ -47,22 +49,24 @@ fn run(ctx: &OpCtx) -> OpResult {
     let token = client_token(ctx)?;
     let fingerprint = fingerprint(ctx);
     let (account, now) = (ctx.account_id, ctx.now);
-    ctx.app.write(move |tx| {
-        once_per_token(tx, account, OP.name, token.as_deref(), &fingerprint, |tx| {
-            let mut instances = Vec::with_capacity(ids.len());
-            for id in &ids {
-                let instance = find_instance(tx, account, Some(&region), id, NOT_FOUND)?;
-                check(&instance, force, terminate)?;
-                instances.push(instance);
-            }
-            if dry {
-                return Err(DRY_RUN_SUCCESS.err().into());
-            }
-            for instance in &instances {
-                release_instance(tx, instance, OP.name, None, now)?;
-            }
-            Ok(empty())
+    ctx.app
+        .write_async(move |tx| {
+            once_per_token(tx, account, ACTION, token.as_deref(), &fingerprint, |tx| {
+                let mut instances = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    let instance = find_instance(tx, account, Some(&region), id, NOT_FOUND)?;
+                    check(&instance, force, terminate)?;
+                    instances.push(instance);
+                }
+                if dry {
+                    return Err(DRY_RUN_SUCCESS.err().into());
+                }
+                for instance in &instances {
+                    release_instance(tx, instance, ACTION, None, now)?;
+                }
+                Ok(empty())
+            })
         })
-    })?;
+        .await?;
     Ok(empty())
 }

@@ -13,8 +13,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "DescribeDedicatedHosts",
-    run,
-    read_only: true,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const INVALID_STATUS: ErrorCode = ErrorCode::new(
@@ -23,7 +22,7 @@ const INVALID_STATUS: ErrorCode = ErrorCode::new(
     "The specified Status is not found",
 );
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
     let ids = ctx.params.json_string_array("DedicatedHostIds")?;
     if ids.as_ref().is_some_and(|ids| ids.len() > 100) {

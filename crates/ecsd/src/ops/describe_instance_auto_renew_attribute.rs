@@ -15,8 +15,7 @@ use crate::ops::common::page_number_and_size;
 
 pub const OP: Operation = Operation {
     name: "DescribeInstanceAutoRenewAttribute",
-    run,
-    read_only: true,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const NEITHER_GIVEN: ErrorCode = ErrorCode::new(
@@ -36,7 +35,7 @@ fn view(i: &Instance) -> Option<Value> {
     }))
 }
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
     let status = match ctx.params.non_empty("RenewalStatus") {
         None => None,

@@ -12,8 +12,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "DescribeInstances",
-    run,
-    read_only: true,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const INVALID_STATUS: ErrorCode = ErrorCode::new(
@@ -123,7 +122,7 @@ fn tag_filter(ctx: &OpCtx) -> Result<Vec<(String, Option<String>)>, ecs_domain::
         .collect()
 }
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
     let ids = ctx.params.json_string_array("InstanceIds")?;
     if ids.as_ref().is_some_and(|ids| ids.len() > MAX_IDS) {

@@ -9,8 +9,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "DescribeRegions",
-    run,
-    read_only: true,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const INVALID_LANGUAGE: ErrorCode = ErrorCode::new(
@@ -29,7 +28,7 @@ const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
     "The InstanceChargeType does not exist in our records",
 );
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     if let Some(lang) = ctx.params.non_empty("AcceptLanguage") {
         if !["zh-CN", "en-US", "ja"].contains(&lang) {
             return Err(INVALID_LANGUAGE.err());

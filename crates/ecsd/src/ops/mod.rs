@@ -2,6 +2,8 @@
 //! reads and writes through one store transaction, and returns its answer's fields. Its error
 //! rows are `const`s at the top of its file.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -45,12 +47,12 @@ pub struct OpCtx<'a> {
 /// An operation's answer: the fields beside `RequestId`.
 pub type OpResult = Result<serde_json::Map<String, Value>, ApiError>;
 
+/// A running operation. Reads finish without waiting; writes wait for their commit.
+pub type OpFuture<'a> = Pin<Box<dyn Future<Output = OpResult> + Send + 'a>>;
+
 pub struct Operation {
     pub name: &'static str,
-    pub run: fn(&OpCtx) -> OpResult,
-    /// Reads only. A read answers from a snapshot in microseconds and runs right on the
-    /// request's task; a write waits for a durable commit and runs on a blocking thread.
-    pub read_only: bool,
+    pub run: for<'a> fn(&'a OpCtx<'a>) -> OpFuture<'a>,
 }
 
 /// Every operation ecsd answers.

@@ -9,8 +9,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "ModifyDedicatedHostAutoReleaseTime",
-    run,
-    read_only: false,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const MISSING_HOST_ID: ErrorCode = ErrorCode::new(
@@ -34,22 +33,24 @@ const NO_SUCH_RESOURCE: ErrorCode = ErrorCode::new(
     "The specified resource is not found.",
 );
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let id = required_or(ctx, "DedicatedHostId", MISSING_HOST_ID)?.to_string();
     let region = region(ctx)?;
     let at = release_time(ctx, MALFORMED_RELEASE_TIME)?;
     let account = ctx.account_id;
-    ctx.app.write(move |tx| {
-        let mut host = match tx.host(account, &id)? {
-            Some(h) if h.region_id == region => h,
-            _ => return Err(NO_SUCH_RESOURCE.err().into()),
-        };
-        if host.charge_type != ChargeType::PostPaid {
-            return Err(CHARGE_TYPE_VIOLATION.err().into());
-        }
-        host.auto_release_time = at;
-        tx.put_host(&host)?;
-        Ok(())
-    })?;
+    ctx.app
+        .write_async(move |tx| {
+            let mut host = match tx.host(account, &id)? {
+                Some(h) if h.region_id == region => h,
+                _ => return Err(NO_SUCH_RESOURCE.err().into()),
+            };
+            if host.charge_type != ChargeType::PostPaid {
+                return Err(CHARGE_TYPE_VIOLATION.err().into());
+            }
+            host.auto_release_time = at;
+            tx.put_host(&host)?;
+            Ok(())
+        })
+        .await?;
     Ok(empty())
 }

@@ -9,8 +9,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "ModifyInstanceAutoReleaseTime",
-    run,
-    read_only: false,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const MISSING_INSTANCE_ID: ErrorCode =
@@ -31,19 +30,22 @@ const NO_SUCH_RESOURCE: ErrorCode = ErrorCode::new(
     "The specified resource is not found.",
 );
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let id = required_or(ctx, "InstanceId", MISSING_INSTANCE_ID)?.to_string();
     let region = optional_region(ctx)?;
     let at = release_time(ctx, MALFORMED_RELEASE_TIME)?;
     let account = ctx.account_id;
-    ctx.app.write(move |tx| {
-        let mut instance = find_instance(tx, account, region.as_deref(), &id, NO_SUCH_RESOURCE)?;
-        if instance.charge_type != ChargeType::PostPaid {
-            return Err(CHARGE_TYPE_VIOLATION.err().into());
-        }
-        instance.auto_release_time = at;
-        tx.put_instance(&instance)?;
-        Ok(())
-    })?;
+    ctx.app
+        .write_async(move |tx| {
+            let mut instance =
+                find_instance(tx, account, region.as_deref(), &id, NO_SUCH_RESOURCE)?;
+            if instance.charge_type != ChargeType::PostPaid {
+                return Err(CHARGE_TYPE_VIOLATION.err().into());
+            }
+            instance.auto_release_time = at;
+            tx.put_instance(&instance)?;
+            Ok(())
+        })
+        .await?;
     Ok(empty())
 }

@@ -11,8 +11,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "ModifyInstanceAutoRenewAttribute",
-    run,
-    read_only: false,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 /// The most instances one call may name.
@@ -63,7 +62,7 @@ pub fn instance_ids(ctx: &OpCtx, missing: ErrorCode) -> Result<Vec<String>, ecs_
     Ok(ids)
 }
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let ids = instance_ids(ctx, MISSING_INSTANCE_ID)?;
     let region = region(ctx)?;
     let duration = ctx.params.int("Duration")?;
@@ -94,45 +93,47 @@ fn run(ctx: &OpCtx) -> OpResult {
     );
     let account = ctx.account_id;
     let now = ctx.now;
-    ctx.app.write(move |tx| {
-        let mut changed = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let mut instance = match tx.instance(account, id)? {
-                Some(i) if i.region_id == region => i,
-                _ => {
-                    return Err(INVALID_INSTANCE_ID
-                        .with_message(format!("The specified InstanceId {id} is invalid."))
-                        .into())
+    ctx.app
+        .write_async(move |tx| {
+            let mut changed = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let mut instance = match tx.instance(account, id)? {
+                    Some(i) if i.region_id == region => i,
+                    _ => {
+                        return Err(INVALID_INSTANCE_ID
+                            .with_message(format!("The specified InstanceId {id} is invalid."))
+                            .into())
+                    }
+                };
+                if instance.charge_type != ChargeType::PrePaid {
+                    return Err(CHARGE_TYPE_VIOLATION.err().into());
                 }
-            };
-            if instance.charge_type != ChargeType::PrePaid {
-                return Err(CHARGE_TYPE_VIOLATION.err().into());
+                let sub = instance
+                    .subscription
+                    .as_mut()
+                    .ok_or_else(|| INCORRECT_STATUS.err())?;
+                if sub.expiry_release_time.is_some() {
+                    // Expired and locked: only a manual renewal can bring it back.
+                    return Err(INCORRECT_STATUS.err().into());
+                }
+                let settings = renewal_settings(
+                    sub.renewal,
+                    duration_p,
+                    unit_p.as_deref(),
+                    status_p.as_deref(),
+                    auto_renew,
+                )
+                .map_err(|_| {
+                    INVALID_DURATION.with_message("The specified parameter Duration is not valid.")
+                })?;
+                set_renewal(sub, settings, now);
+                changed.push(instance);
             }
-            let sub = instance
-                .subscription
-                .as_mut()
-                .ok_or_else(|| INCORRECT_STATUS.err())?;
-            if sub.expiry_release_time.is_some() {
-                // Expired and locked: only a manual renewal can bring it back.
-                return Err(INCORRECT_STATUS.err().into());
+            for instance in &changed {
+                tx.put_instance(instance)?;
             }
-            let settings = renewal_settings(
-                sub.renewal,
-                duration_p,
-                unit_p.as_deref(),
-                status_p.as_deref(),
-                auto_renew,
-            )
-            .map_err(|_| {
-                INVALID_DURATION.with_message("The specified parameter Duration is not valid.")
-            })?;
-            set_renewal(sub, settings, now);
-            changed.push(instance);
-        }
-        for instance in &changed {
-            tx.put_instance(instance)?;
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })
+        .await?;
     Ok(empty())
 }

@@ -8,10 +8,12 @@ use serde_json::json;
 use super::common::{empty, region, required};
 use super::{OpCtx, OpResult, Operation};
 
+/// This operation's name, also written into the events it records.
+const ACTION: &str = "ReleaseDedicatedHost";
+
 pub const OP: Operation = Operation {
-    name: "ReleaseDedicatedHost",
-    run,
-    read_only: false,
+    name: ACTION,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const NOT_FOUND: ErrorCode = ErrorCode::new(
@@ -30,33 +32,35 @@ const CHARGE_TYPE_VIOLATION: ErrorCode = ErrorCode::new(
     "The operation is not permitted due to charge type of the dedicated host.",
 );
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
     let id = required(ctx, "DedicatedHostId")?.to_string();
     let (account, now) = (ctx.account_id, ctx.now);
-    ctx.app.write(move |tx| {
-        let host = match tx.host(account, &id)? {
-            Some(h) if h.region_id == region => h,
-            _ => return Err(NOT_FOUND.err().into()),
-        };
-        if host.charge_type != ChargeType::PostPaid {
-            return Err(CHARGE_TYPE_VIOLATION.err().into());
-        }
-        if tx.instances_on_host(account, &id)? > 0 {
-            return Err(INSTANCE_EXIST.err().into());
-        }
-        tx.delete_host(account, &id)?;
-        tx.append_event(&NewEvent {
-            account_id: account,
-            resource: ResourceKind::DedicatedHost,
-            resource_id: id,
-            action: OP.name.into(),
-            scheduled_at: None,
-            happened_at: now,
-            outcome: "released".into(),
-            detail: json!({}),
-        })?;
-        Ok(())
-    })?;
+    ctx.app
+        .write_async(move |tx| {
+            let host = match tx.host(account, &id)? {
+                Some(h) if h.region_id == region => h,
+                _ => return Err(NOT_FOUND.err().into()),
+            };
+            if host.charge_type != ChargeType::PostPaid {
+                return Err(CHARGE_TYPE_VIOLATION.err().into());
+            }
+            if tx.instances_on_host(account, &id)? > 0 {
+                return Err(INSTANCE_EXIST.err().into());
+            }
+            tx.delete_host(account, &id)?;
+            tx.append_event(&NewEvent {
+                account_id: account,
+                resource: ResourceKind::DedicatedHost,
+                resource_id: id,
+                action: ACTION.into(),
+                scheduled_at: None,
+                happened_at: now,
+                outcome: "released".into(),
+                detail: json!({}),
+            })?;
+            Ok(())
+        })
+        .await?;
     Ok(empty())
 }

@@ -12,10 +12,12 @@ use super::common::{
 };
 use super::{OpCtx, OpResult, Operation};
 
+/// This operation's name, also written into the events it records.
+const ACTION: &str = "RunInstances";
+
 pub const OP: Operation = Operation {
-    name: "RunInstances",
-    run,
-    read_only: false,
+    name: ACTION,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const INVALID_INSTANCE_TYPE: ErrorCode = ErrorCode::new(
@@ -49,7 +51,7 @@ const HOST_NOT_FOUND: ErrorCode = ErrorCode::new(
     "The specified DedicatedHostId does not exist.",
 );
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
     let image_id = required(ctx, "ImageId")?.to_string();
     let type_id = required(ctx, "InstanceType")?;
@@ -112,34 +114,37 @@ fn run(ctx: &OpCtx) -> OpResult {
     };
     let fingerprint = fingerprint(ctx);
     let account = ctx.account_id;
-    let answer = ctx.app.write(move |tx| {
-        if let Some(host) = &host_id {
-            match tx.host(account, host)? {
-                Some(h) if h.region_id == region => {}
-                _ => return Err(HOST_NOT_FOUND.err().into()),
-            }
-        }
-        if dry {
-            return Err(DRY_RUN_OPERATION.err().into());
-        }
-        once_per_token(tx, account, OP.name, token.as_deref(), &fingerprint, |tx| {
-            let mut ids = Vec::with_capacity(amount as usize);
-            for _ in 0..amount {
-                let mut instance = template.clone();
-                instance.id = new_resource_id("i");
-                if instance.name.is_empty() {
-                    instance.name = instance.id.clone();
+    let answer = ctx
+        .app
+        .write_async(move |tx| {
+            if let Some(host) = &host_id {
+                match tx.host(account, host)? {
+                    Some(h) if h.region_id == region => {}
+                    _ => return Err(HOST_NOT_FOUND.err().into()),
                 }
-                tx.put_instance(&instance)?;
-                ids.push(instance.id);
             }
-            Ok(object(json!({
-                "OrderId": order_id(),
-                "TradePrice": 0.0,
-                "InstanceIdSets": { "InstanceIdSet": ids },
-            })))
+            if dry {
+                return Err(DRY_RUN_OPERATION.err().into());
+            }
+            once_per_token(tx, account, ACTION, token.as_deref(), &fingerprint, |tx| {
+                let mut ids = Vec::with_capacity(amount as usize);
+                for _ in 0..amount {
+                    let mut instance = template.clone();
+                    instance.id = new_resource_id("i");
+                    if instance.name.is_empty() {
+                        instance.name = instance.id.clone();
+                    }
+                    tx.put_instance(&instance)?;
+                    ids.push(instance.id);
+                }
+                Ok(object(json!({
+                    "OrderId": order_id(),
+                    "TradePrice": 0.0,
+                    "InstanceIdSets": { "InstanceIdSet": ids },
+                })))
+            })
         })
-    })?;
+        .await?;
     Ok(answer)
 }
 

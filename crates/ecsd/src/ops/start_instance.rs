@@ -11,8 +11,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "StartInstance",
-    run,
-    read_only: false,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const EXPIRED: ErrorCode = ErrorCode::new(
@@ -21,24 +20,26 @@ const EXPIRED: ErrorCode = ErrorCode::new(
     "The prePaid instance has been expired.",
 );
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let id = required(ctx, "InstanceId")?.to_string();
     let region = optional_region(ctx)?;
     let dry = ctx.params.bool("DryRun")?.unwrap_or(false);
     let (account, now) = (ctx.account_id, ctx.now);
-    ctx.app.write(move |tx| {
-        let mut instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
-        check_start(&instance).map_err(|why| match why {
-            PowerRefusal::Expired => EXPIRED.err(),
-            PowerRefusal::Status => INCORRECT_STATUS.err(),
-        })?;
-        if dry {
-            return Err(DRY_RUN_OPERATION.err().into());
-        }
-        instance.status = InstanceStatus::Running;
-        instance.start_time = Some(now);
-        tx.put_instance(&instance)?;
-        Ok(())
-    })?;
+    ctx.app
+        .write_async(move |tx| {
+            let mut instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
+            check_start(&instance).map_err(|why| match why {
+                PowerRefusal::Expired => EXPIRED.err(),
+                PowerRefusal::Status => INCORRECT_STATUS.err(),
+            })?;
+            if dry {
+                return Err(DRY_RUN_OPERATION.err().into());
+            }
+            instance.status = InstanceStatus::Running;
+            instance.start_time = Some(now);
+            tx.put_instance(&instance)?;
+            Ok(())
+        })
+        .await?;
     Ok(empty())
 }

@@ -11,8 +11,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "StopInstance",
-    run,
-    read_only: false,
+    run: |ctx| Box::pin(run(ctx)),
 };
 
 const EXPIRED_OR_IN_ARREARS: ErrorCode = ErrorCode::new(
@@ -21,24 +20,26 @@ const EXPIRED_OR_IN_ARREARS: ErrorCode = ErrorCode::new(
     "The specified operation is denied as your prepay instance is expired (prepay mode) or in arrears (afterpay mode).",
 );
 
-fn run(ctx: &OpCtx) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let id = required(ctx, "InstanceId")?.to_string();
     let region = optional_region(ctx)?;
     ctx.params.bool("ForceStop")?;
     let dry = ctx.params.bool("DryRun")?.unwrap_or(false);
     let account = ctx.account_id;
-    ctx.app.write(move |tx| {
-        let mut instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
-        check_stop(&instance).map_err(|why| match why {
-            PowerRefusal::Expired => EXPIRED_OR_IN_ARREARS.err(),
-            PowerRefusal::Status => INCORRECT_STATUS.err(),
-        })?;
-        if dry {
-            return Err(DRY_RUN_OPERATION.err().into());
-        }
-        instance.status = InstanceStatus::Stopped;
-        tx.put_instance(&instance)?;
-        Ok(())
-    })?;
+    ctx.app
+        .write_async(move |tx| {
+            let mut instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
+            check_stop(&instance).map_err(|why| match why {
+                PowerRefusal::Expired => EXPIRED_OR_IN_ARREARS.err(),
+                PowerRefusal::Status => INCORRECT_STATUS.err(),
+            })?;
+            if dry {
+                return Err(DRY_RUN_OPERATION.err().into());
+            }
+            instance.status = InstanceStatus::Stopped;
+            tx.put_instance(&instance)?;
+            Ok(())
+        })
+        .await?;
     Ok(empty())
 }

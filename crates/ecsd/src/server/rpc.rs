@@ -51,24 +51,7 @@ pub async fn handle(
         Ok(call) => call,
         Err((format, host, e)) => return to_response(render_error(format, &request_id, &host, &e)),
     };
-    if call.op.read_only {
-        return to_response(answer(&app, &call, &request_id));
-    }
-    // A write blocks until its transaction is durable: that wait belongs on a blocking thread.
-    let worker = app.clone();
-    let id = request_id.clone();
-    match tokio::task::spawn_blocking(move || answer(&worker, &call, &id)).await {
-        Ok(r) => to_response(r),
-        Err(e) => {
-            tracing::error!(error = %e, "request handler failed");
-            to_response(render_error(
-                Format::Json,
-                &request_id,
-                DEFAULT_HOST_ID,
-                &INTERNAL_ERROR.err(),
-            ))
-        }
-    }
+    to_response(answer(&app, &call, &request_id).await)
 }
 
 /// An authenticated call to a known operation.
@@ -133,14 +116,17 @@ fn authorize(
 }
 
 /// Runs the operation and renders its answer or its error.
-fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
+///
+/// Operations run on the request's task: reads are short snapshot lookups, and writes hand their
+/// transaction to the store's writer and wait for its commit without holding a thread.
+async fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
     let ctx = OpCtx {
         app,
         account_id: call.account_id,
         now: app.clock.now(),
         params: &call.req.params,
     };
-    match (call.op.run)(&ctx) {
+    match (call.op.run)(&ctx).await {
         Ok(mut fields) => {
             fields.insert("RequestId".into(), Value::String(request_id.to_string()));
             render_success(call.op.name, call.req.format, &Value::Object(fields))
