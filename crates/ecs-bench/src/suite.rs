@@ -818,13 +818,18 @@ pub async fn run(cfg: SuiteConfig) -> Result<Report, String> {
         ids: Arc::new(vec!["i-bp1234567890abcdefgh".into()]),
         base: Utc::now() + TimeDelta::hours(2),
     };
+    // The best of five short loops: the first ones run while the CPU is still waking up.
     let mut rng = StdRng::seed_from_u64(1);
-    let sign_us = time_per_call(
-        || {
-            std::hint::black_box(signer.prepare(&mut rng));
-        },
-        Duration::from_millis(300),
-    );
+    let sign_us = (0..5)
+        .map(|_| {
+            time_per_call(
+                || {
+                    std::hint::black_box(signer.prepare(&mut rng));
+                },
+                Duration::from_millis(100),
+            )
+        })
+        .fold(f64::INFINITY, f64::min);
     say(format!(
         "generator: {sign_us:.2} µs to build and sign one request (V1, no I/O)"
     ));

@@ -42,6 +42,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("jobs_follow_put_and_delete", jobs_follow_put_and_delete),
     ("instance_filters", instance_filters),
     ("listing_pages", listing_pages),
+    ("totals_follow_changes", totals_follow_changes),
     ("hosts_and_placement", hosts_and_placement),
     ("events_cursor", events_cursor),
     ("idempotency", idempotency),
@@ -82,6 +83,7 @@ macro_rules! store_conformance_tests {
             jobs_follow_put_and_delete,
             instance_filters,
             listing_pages,
+            totals_follow_changes,
             hosts_and_placement,
             events_cursor,
             idempotency,
@@ -804,6 +806,57 @@ pub fn instance_filters(store: Arc<dyn Store>) {
 }
 
 /// Both page kinds: items, `total` of all matches, `next_after` only when more rows follow.
+/// A listing's total stays right through inserts, upserts, deletes, a move to another region,
+/// rollbacks and reset, with and without other filters.
+pub fn totals_follow_changes(store: Arc<dyn Store>) {
+    let a = new_account(&*store, "totals").id;
+    let total = |region: &str, status: Option<&str>| {
+        let filter = InstanceFilter {
+            account_id: a,
+            region_id: Some(region.to_string()),
+            status: status.map(str::to_string),
+            ..Default::default()
+        };
+        read(&*store, move |tx| {
+            Ok(tx
+                .list_instances(
+                    &filter,
+                    Page::Offset {
+                        offset: 0,
+                        limit: 1,
+                    },
+                )?
+                .total)
+        })
+    };
+    let instances: Vec<Instance> = (0..5)
+        .map(|n| sample_instance(a, &format!("i-t{n}")))
+        .collect();
+    put_instances(&*store, instances.clone());
+    assert_eq!(total("cn-hangzhou", None), 5);
+    // Upserting the same instances again changes nothing.
+    put_instances(&*store, instances.clone());
+    assert_eq!(total("cn-hangzhou", None), 5);
+    write(&*store, move |tx| tx.delete_instance(a, "i-t0").map(|_| ()));
+    assert_eq!(total("cn-hangzhou", None), 4);
+    let mut moved = instances[1].clone();
+    moved.region_id = "cn-beijing".into();
+    moved.status = InstanceStatus::Stopped;
+    put_instances(&*store, vec![moved]);
+    assert_eq!(total("cn-hangzhou", None), 3);
+    assert_eq!(total("cn-beijing", None), 1);
+    assert_eq!(total("cn-beijing", Some("Stopped")), 1);
+    let failed = store.write(move |tx| -> TxResult<()> {
+        tx.put_instance(&sample_instance(a, "i-rolled-back"))?;
+        Err(StoreError::Backend("refused on purpose".into()).into())
+    });
+    assert!(failed.is_err());
+    assert_eq!(total("cn-hangzhou", None), 3);
+    write(&*store, |tx| tx.reset());
+    assert_eq!(total("cn-hangzhou", None), 0);
+    assert_eq!(total("cn-beijing", None), 0);
+}
+
 pub fn listing_pages(store: Arc<dyn Store>) {
     let acct = new_account(&*store, "pages");
     let noise = new_account(&*store, "noise");

@@ -124,7 +124,7 @@ fn schema_version_and_pragmas() {
     let dir = TempDir::new();
     drop(open(&dir.db()));
     let conn = rusqlite_check::open(&dir.db());
-    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "2");
+    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "3");
     assert_eq!(rusqlite_check::pragma(&conn, "journal_mode"), "wal");
 }
 
@@ -145,7 +145,11 @@ fn version_one_is_migrated() {
     // Put the file back the way schema version 1 left it.
     let conn = rusqlite_check::open(&dir.db());
     conn.execute_batch(
-        "DROP INDEX instances_by_region;
+        "DROP TRIGGER instance_counts_insert;
+         DROP TRIGGER instance_counts_delete;
+         DROP TRIGGER instance_counts_move;
+         DROP TABLE instance_counts;
+         DROP INDEX instances_by_region;
          CREATE INDEX instances_by_region ON instances(account_id, region_id, seq);
          DROP INDEX instances_by_host;
          CREATE INDEX instances_by_host ON instances(account_id, host_id)
@@ -162,9 +166,29 @@ fn version_one_is_migrated() {
         .read(move |tx| Ok(tx.instance(a, "i-migrate")?))
         .expect("read");
     assert_eq!(got, Some(inst));
+    // Version 3 counted the instances that were already there.
+    let filter = InstanceFilter {
+        account_id: a,
+        region_id: Some("cn-hangzhou".into()),
+        ..Default::default()
+    };
+    let total = store
+        .read(move |tx| {
+            Ok(tx
+                .list_instances(
+                    &filter,
+                    Page::Offset {
+                        offset: 0,
+                        limit: 10,
+                    },
+                )?
+                .total)
+        })
+        .expect("list");
+    assert_eq!(total, 1);
     drop(store);
     let conn = rusqlite_check::open(&dir.db());
-    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "2");
+    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "3");
     let columns: i64 = conn
         .query_row(
             "SELECT COUNT(*) FROM pragma_index_info('instances_by_region')",

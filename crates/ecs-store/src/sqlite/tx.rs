@@ -102,11 +102,25 @@ impl<'c> SqliteTx<'c> {
     }
 
     /// One page of `table` (instances or hosts) matching `filter`, oldest first.
+    fn instance_count(&self, account_id: i64, region_id: &str) -> StoreResult<i64> {
+        let n: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT n FROM instance_counts WHERE account_id = ?1 AND region_id = ?2",
+            )
+            .db()?
+            .query_row(params![account_id, region_id], |r| r.get(0))
+            .optional()
+            .db()?;
+        Ok(n.unwrap_or(0))
+    }
+
     fn list<T: DeserializeOwned>(
         &self,
         table: &str,
         filter: Option<Conditions>,
         page: Page,
+        counted: Option<i64>,
     ) -> StoreResult<Listing<T>> {
         let Some(conditions) = filter else {
             return Ok(Listing {
@@ -116,12 +130,15 @@ impl<'c> SqliteTx<'c> {
             });
         };
         let q = listing_sql(table, conditions, page);
-        let total: i64 = self
-            .conn
-            .prepare_cached(&q.count)
-            .db()?
-            .query_row(params_from_iter(q.count_args.iter()), |r| r.get(0))
-            .db()?;
+        let total: i64 = match counted {
+            Some(n) => n,
+            None => self
+                .conn
+                .prepare_cached(&q.count)
+                .db()?
+                .query_row(params_from_iter(q.count_args.iter()), |r| r.get(0))
+                .db()?,
+        };
         let mut stmt = self.conn.prepare_cached(&q.page).db()?;
         let mut rows = stmt.query(params_from_iter(q.page_args.iter())).db()?;
         let mut items = Vec::new();
@@ -263,6 +280,32 @@ impl Conditions {
             self.and(column, "=", v.clone());
         }
     }
+}
+
+/// The region, when it is the filter's only condition besides the account: then the kept
+/// count (`instance_counts`) is the total.
+fn region_only(f: &InstanceFilter) -> Option<&str> {
+    let InstanceFilter {
+        account_id: _,
+        region_id,
+        ids,
+        zone_id,
+        status,
+        charge_type,
+        name,
+        lock_reason,
+        host_id,
+        tags,
+    } = f;
+    let unfiltered = ids.is_none()
+        && zone_id.is_none()
+        && status.is_none()
+        && charge_type.is_none()
+        && name.is_none()
+        && lock_reason.is_none()
+        && host_id.is_none()
+        && tags.is_empty();
+    region_id.as_deref().filter(|_| unfiltered)
 }
 
 fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
@@ -577,7 +620,11 @@ impl StoreTx for SqliteTx<'_> {
         filter: &InstanceFilter,
         page: Page,
     ) -> StoreResult<Listing<Instance>> {
-        self.list("instances", instance_conditions(filter), page)
+        let counted = match region_only(filter) {
+            Some(region) => Some(self.instance_count(filter.account_id, region)?),
+            None => None,
+        };
+        self.list("instances", instance_conditions(filter), page, counted)
     }
 
     fn host(&mut self, account_id: i64, id: &str) -> StoreResult<Option<DedicatedHost>> {
@@ -643,7 +690,7 @@ impl StoreTx for SqliteTx<'_> {
         filter: &HostFilter,
         page: Page,
     ) -> StoreResult<Listing<DedicatedHost>> {
-        self.list("hosts", host_conditions(filter), page)
+        self.list("hosts", host_conditions(filter), page, None)
     }
 
     fn instances_on_host(&mut self, account_id: i64, host_id: &str) -> StoreResult<u64> {
