@@ -247,10 +247,13 @@ pub struct Billing {
 }
 
 pub fn billing(ctx: &OpCtx, charge_param: &str, rows: &BillingRows) -> Result<Billing, ApiError> {
-    let charge_type = match ctx.params.non_empty(charge_param) {
-        None => ChargeType::PostPaid,
-        Some(raw) => ChargeType::parse(raw).ok_or_else(|| rows.invalid_charge_type.err())?,
-    };
+    let charge_type = optional_enum(
+        ctx,
+        charge_param,
+        ChargeType::parse,
+        rows.invalid_charge_type,
+    )?
+    .unwrap_or(ChargeType::PostPaid);
     let subscription = match charge_type {
         ChargeType::PrePaid => {
             let p = subscription_params(ctx)?;
@@ -341,5 +344,19 @@ pub fn count(ctx: &OpCtx, name: &str) -> Result<u32, ApiError> {
         None => Ok(1),
         Some(n) if (1..=100).contains(&n) => Ok(n as u32),
         Some(_) => Err(invalid_parameter(name)),
+    }
+}
+
+/// An optional parameter with a closed set of values: absent is `None`, an unknown value is the
+/// operation's `invalid` row.
+pub fn optional_enum<T>(
+    ctx: &OpCtx,
+    name: &str,
+    parse: fn(&str) -> Option<T>,
+    invalid: ErrorCode,
+) -> Result<Option<T>, ApiError> {
+    match ctx.params.non_empty(name) {
+        None => Ok(None),
+        Some(raw) => parse(raw).map(Some).ok_or_else(|| invalid.err()),
     }
 }

@@ -6,7 +6,7 @@ use ecs_domain::ErrorCode;
 use ecs_store::{HostFilter, InstanceFilter, Page};
 use serde_json::{json, Value};
 
-use super::common::{object, region};
+use super::common::{object, optional_enum, region};
 use super::describe_instances::{make_token, paging};
 use super::views::host_view;
 use super::{OpCtx, OpResult, Operation};
@@ -28,15 +28,8 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     if ids.as_ref().is_some_and(|ids| ids.len() > 100) {
         return Err(invalid_parameter("DedicatedHostIds"));
     }
-    let status = match ctx.params.non_empty("Status") {
-        None => None,
-        Some(s) => Some(
-            HostStatus::parse(s)
-                .ok_or_else(|| INVALID_STATUS.err())?
-                .as_str()
-                .to_string(),
-        ),
-    };
+    let status = optional_enum(ctx, "Status", HostStatus::parse, INVALID_STATUS)?
+        .map(|s| s.as_str().to_string());
     let paging = paging(ctx)?;
     let filter = HostFilter {
         account_id: ctx.account_id,

@@ -6,7 +6,7 @@ use ecs_domain::ErrorCode;
 use ecs_store::{InstanceFilter, Page};
 use serde_json::{json, Value};
 
-use super::common::{object, page_number_and_size, region};
+use super::common::{object, optional_enum, page_number_and_size, region};
 use super::views::instance_view;
 use super::{OpCtx, OpResult, Operation};
 
@@ -128,28 +128,16 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     if ids.as_ref().is_some_and(|ids| ids.len() > MAX_IDS) {
         return Err(invalid_parameter("InstanceIds"));
     }
-    let status = match ctx.params.non_empty("Status") {
-        None => None,
-        Some(s) => Some(
-            InstanceStatus::parse(s)
-                .ok_or_else(|| INVALID_STATUS.err())?
-                .as_str()
-                .to_string(),
-        ),
-    };
-    let charge_type = match ctx.params.non_empty("InstanceChargeType") {
-        None => None,
-        Some(s) => Some(ChargeType::parse(s).ok_or_else(|| INVALID_CHARGE_TYPE.err())?),
-    };
-    let lock_reason = match ctx.params.non_empty("LockReason") {
-        None => None,
-        Some(s) => Some(
-            LockReason::parse(s)
-                .ok_or_else(|| INVALID_LOCK_REASON.err())?
-                .as_str()
-                .to_string(),
-        ),
-    };
+    let status = optional_enum(ctx, "Status", InstanceStatus::parse, INVALID_STATUS)?
+        .map(|s| s.as_str().to_string());
+    let charge_type = optional_enum(
+        ctx,
+        "InstanceChargeType",
+        ChargeType::parse,
+        INVALID_CHARGE_TYPE,
+    )?;
+    let lock_reason = optional_enum(ctx, "LockReason", LockReason::parse, INVALID_LOCK_REASON)?
+        .map(|r| r.as_str().to_string());
     let paging = paging(ctx)?;
     let tags = tag_filter(ctx)?;
     let filter = InstanceFilter {
