@@ -130,15 +130,6 @@ impl<'c> SqliteTx<'c> {
             });
         };
         let q = listing_sql(table, conditions, page);
-        let total: i64 = match counted {
-            Some(n) => n,
-            None => self
-                .conn
-                .prepare_cached(&q.count)
-                .db()?
-                .query_row(params_from_iter(q.count_args.iter()), |r| r.get(0))
-                .db()?,
-        };
         let mut stmt = self.conn.prepare_cached(&q.page).db()?;
         let mut rows = stmt.query(params_from_iter(q.page_args.iter())).db()?;
         let mut items = Vec::new();
@@ -153,6 +144,23 @@ impl<'c> SqliteTx<'c> {
             items.push(decode_data(table, row, 1)?);
             last_seq = Some(seq);
         }
+        drop(rows);
+        let from_start = matches!(
+            page,
+            Page::Offset { offset: 0, .. } | Page::After { after: 0, .. }
+        );
+        let total: i64 = match counted {
+            Some(n) => n,
+            // A first page that holds every match already is the count (a lookup by a few ids,
+            // a small account): no need to count again.
+            None if from_start && !more => items.len() as i64,
+            None => self
+                .conn
+                .prepare_cached(&q.count)
+                .db()?
+                .query_row(params_from_iter(q.count_args.iter()), |r| r.get(0))
+                .db()?,
+        };
         Ok(Listing {
             items,
             total: u64::try_from(total).unwrap_or(0),
