@@ -81,8 +81,6 @@ pub struct SqliteStore {
     writer_id: ThreadId,
     readers: Mutex<Vec<Connection>>,
     counters: Arc<Counters>,
-    /// Dropping the sender stops the checkpoint thread.
-    checkpointer: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
 }
 
 /// Maps rusqlite's errors into the store's.
@@ -127,10 +125,6 @@ impl SqliteStore {
             .db()?;
         conn.pragma_update(None, "foreign_keys", true).db()?;
         schema::migrate(&mut conn)?;
-        // Checkpoints run on a thread of their own (see `checkpoint_loop`), not inside the
-        // writer's commits, where they took about a sixth of its time under load.
-        conn.pragma_update(None, "wal_autocheckpoint", 0i64).db()?;
-        let checkpointer = spawn_checkpointer(path)?;
 
         // Open one reader now so that a path readers cannot use fails here, not on first read.
         let first_reader = open_reader(path)?;
@@ -151,7 +145,6 @@ impl SqliteStore {
             writer: Some(Writer { jobs, thread }),
             readers: Mutex::new(vec![first_reader]),
             counters,
-            checkpointer: Some(checkpointer),
         })
     }
 
@@ -193,40 +186,8 @@ impl SqliteStore {
     }
 }
 
-/// How often the checkpoint thread copies committed WAL pages into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-
-fn spawn_checkpointer(path: &Path) -> StoreResult<(mpsc::Sender<()>, JoinHandle<()>)> {
-    let conn = Connection::open(path).db()?;
-    configure(&conn)?;
-    conn.pragma_update(None, "synchronous", "FULL").db()?;
-    conn.pragma_update(None, "checkpoint_fullfsync", true)
-        .db()?;
-    let (stop, stopped) = mpsc::channel::<()>();
-    let thread = thread::Builder::new()
-        .name("ecs-store-checkpoint".into())
-        .spawn(move || checkpoint_loop(conn, stopped))
-        .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
-    Ok((stop, thread))
-}
-
-/// PASSIVE checkpoints never wait for readers or the writer: they copy what they can and
-/// leave the rest for the next round. The writer restarts the WAL from its beginning once a
-/// checkpoint has caught up, so the file stops growing.
-fn checkpoint_loop(conn: Connection, stopped: mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "wal checkpoint failed; retrying later");
-        }
-    }
-}
-
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        if let Some((stop, thread)) = self.checkpointer.take() {
-            drop(stop);
-            let _ = thread.join();
-        }
         // Readers first, so that the writer's connection is the last one on the file: closing
         // the last connection checkpoints the WAL, which a read-only one cannot do.
         self.readers

@@ -577,6 +577,37 @@ impl StoreTx for SqliteTx<'_> {
     fn put_instance(&mut self, instance: &Instance) -> StoreResult<()> {
         self.writing("put_instance")?;
         let data = to_json("instance", instance)?;
+        let locks = lock_column(&instance.locks);
+        // Most updates change only what no index holds (a release time, renewal settings,
+        // protection): then rewriting `data` alone spares every index entry, which an upsert
+        // setting all columns would rewrite. The WHERE clause checks that the indexed columns
+        // are indeed unchanged; if no row matched, the full upsert below handles it.
+        let unchanged_columns = self.exec(
+            "UPDATE instances SET data = ?10
+             WHERE id = ?1 AND account_id = ?2 AND region_id = ?3 AND zone_id = ?4
+               AND status = ?5 AND charge_type = ?6 AND name = ?7 AND host_id IS ?8
+               AND lock_reasons = ?9",
+            params![
+                instance.id,
+                instance.account_id,
+                instance.region_id,
+                instance.zone_id,
+                instance.status.as_str(),
+                instance.charge_type.as_str(),
+                instance.name,
+                instance.dedicated_host_id,
+                locks,
+                data,
+            ],
+        )?;
+        if unchanged_columns == 1 {
+            return self.reindex(
+                ResourceKind::Instance,
+                &instance.id,
+                instance.account_id,
+                &instance_due(instance),
+            );
+        }
         // An upsert, not INSERT OR REPLACE: REPLACE deletes the old row and inserts a new one
         // with a fresh seq, which would move an updated instance to the end of every listing.
         self.exec(
@@ -598,7 +629,7 @@ impl StoreTx for SqliteTx<'_> {
                 instance.charge_type.as_str(),
                 instance.name,
                 instance.dedicated_host_id,
-                lock_column(&instance.locks),
+                locks,
                 data,
             ],
         )?;
