@@ -124,7 +124,7 @@ fn schema_version_and_pragmas() {
     let dir = TempDir::new();
     drop(open(&dir.db()));
     let conn = rusqlite_check::open(&dir.db());
-    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "3");
+    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "4");
     assert_eq!(rusqlite_check::pragma(&conn, "journal_mode"), "wal");
 }
 
@@ -145,9 +145,9 @@ fn version_one_is_migrated() {
     // Put the file back the way schema version 1 left it.
     let conn = rusqlite_check::open(&dir.db());
     conn.execute_batch(
-        "DROP TRIGGER instance_counts_insert;
-         DROP TRIGGER instance_counts_delete;
-         DROP TRIGGER instance_counts_move;
+        "DROP TRIGGER IF EXISTS instance_counts_insert;
+         DROP TRIGGER IF EXISTS instance_counts_delete;
+         DROP TRIGGER IF EXISTS instance_counts_move;
          DROP TABLE instance_counts;
          DROP INDEX instances_by_region;
          CREATE INDEX instances_by_region ON instances(account_id, region_id, seq);
@@ -188,7 +188,7 @@ fn version_one_is_migrated() {
     assert_eq!(total, 1);
     drop(store);
     let conn = rusqlite_check::open(&dir.db());
-    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "3");
+    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "4");
     let columns: i64 = conn
         .query_row(
             "SELECT COUNT(*) FROM pragma_index_info('instances_by_region')",

@@ -10,7 +10,7 @@ use super::DbResult;
 use crate::{StoreError, StoreResult};
 
 /// Entry `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The first schema.
 ///
@@ -166,6 +166,15 @@ BEGIN
         VALUES (NEW.account_id, NEW.region_id, 1)
         ON CONFLICT (account_id, region_id) DO UPDATE SET n = n + 1;
 END;
+";
+
+/// The counts of V3 are kept by the store's own statements instead of triggers: a statement
+/// that fires triggers needs a statement journal inside the writer's group transaction, and
+/// opening and closing those was a sixth of the writer's time in a release burst.
+const V4: &str = "
+DROP TRIGGER instance_counts_insert;
+DROP TRIGGER instance_counts_delete;
+DROP TRIGGER instance_counts_move;
 ";
 
 /// The schema version this build writes.

@@ -102,6 +102,16 @@ impl<'c> SqliteTx<'c> {
     }
 
     /// One page of `table` (instances or hosts) matching `filter`, oldest first.
+    /// Moves the kept instance count of an account's region by `delta`.
+    fn count_instance(&self, account_id: i64, region_id: &str, delta: i64) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO instance_counts (account_id, region_id, n) VALUES (?1, ?2, ?3)
+             ON CONFLICT (account_id, region_id) DO UPDATE SET n = n + excluded.n",
+            params![account_id, region_id, delta],
+        )
+        .map(drop)
+    }
+
     fn instance_count(&self, account_id: i64, region_id: &str) -> StoreResult<i64> {
         let n: Option<i64> = self
             .conn
@@ -608,6 +618,20 @@ impl StoreTx for SqliteTx<'_> {
                 &instance_due(instance),
             );
         }
+        let before: Option<(i64, String)> = self
+            .conn
+            .prepare_cached("SELECT account_id, region_id FROM instances WHERE id = ?1")
+            .db()?
+            .query_row(params![instance.id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .db()?;
+        let placed = (instance.account_id, instance.region_id.clone());
+        if before.as_ref() != Some(&placed) {
+            if let Some((account, region)) = &before {
+                self.count_instance(*account, region, -1)?;
+            }
+            self.count_instance(instance.account_id, &instance.region_id, 1)?;
+        }
         // An upsert, not INSERT OR REPLACE: REPLACE deletes the old row and inserts a new one
         // with a fresh seq, which would move an updated instance to the end of every listing.
         self.exec(
@@ -643,13 +667,19 @@ impl StoreTx for SqliteTx<'_> {
 
     fn delete_instance(&mut self, account_id: i64, id: &str) -> StoreResult<bool> {
         self.writing("delete_instance")?;
-        let gone = self.exec(
-            "DELETE FROM instances WHERE id = ?1 AND account_id = ?2",
-            params![id, account_id],
-        )?;
-        if gone == 0 {
+        let region: Option<String> = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM instances WHERE id = ?1 AND account_id = ?2 RETURNING region_id",
+            )
+            .db()?
+            .query_row(params![id, account_id], |r| r.get(0))
+            .optional()
+            .db()?;
+        let Some(region) = region else {
             return Ok(false);
-        }
+        };
+        self.count_instance(account_id, &region, -1)?;
         self.drop_jobs(ResourceKind::Instance, id)?;
         Ok(true)
     }
@@ -882,6 +912,7 @@ impl StoreTx for SqliteTx<'_> {
         // are never reused, so an events cursor or page cursor a client kept stays meaningful.
         for sql in [
             "DELETE FROM instances",
+            "DELETE FROM instance_counts",
             "DELETE FROM hosts",
             "DELETE FROM jobs",
             "DELETE FROM events",
