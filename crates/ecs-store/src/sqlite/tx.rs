@@ -588,6 +588,21 @@ impl StoreTx for SqliteTx<'_> {
         self.writing("put_instance")?;
         let data = to_json("instance", instance)?;
         let locks = lock_column(&instance.locks);
+        let (status, charge_type) = (instance.status.as_str(), instance.charge_type.as_str());
+        // The row's columns, numbered ?1 to ?10 in both statements below.
+        let row: [&dyn rusqlite::ToSql; 10] = [
+            &instance.id,
+            &instance.account_id,
+            &instance.region_id,
+            &instance.zone_id,
+            &status,
+            &charge_type,
+            &instance.name,
+            &instance.dedicated_host_id,
+            &locks,
+            &data,
+        ];
+        let due = instance_due(instance);
         // Most updates change only what no index holds (a release time, renewal settings,
         // protection): then rewriting `data` alone spares every index entry, which an upsert
         // setting all columns would rewrite. The WHERE clause checks that the indexed columns
@@ -597,25 +612,14 @@ impl StoreTx for SqliteTx<'_> {
              WHERE id = ?1 AND account_id = ?2 AND region_id = ?3 AND zone_id = ?4
                AND status = ?5 AND charge_type = ?6 AND name = ?7 AND host_id IS ?8
                AND lock_reasons = ?9",
-            params![
-                instance.id,
-                instance.account_id,
-                instance.region_id,
-                instance.zone_id,
-                instance.status.as_str(),
-                instance.charge_type.as_str(),
-                instance.name,
-                instance.dedicated_host_id,
-                locks,
-                data,
-            ],
+            &row[..],
         )?;
         if unchanged_columns == 1 {
             return self.reindex(
                 ResourceKind::Instance,
                 &instance.id,
                 instance.account_id,
-                &instance_due(instance),
+                &due,
             );
         }
         let before: Option<(i64, String)> = self
@@ -644,24 +648,13 @@ impl StoreTx for SqliteTx<'_> {
                  charge_type = excluded.charge_type, name = excluded.name,
                  host_id = excluded.host_id, lock_reasons = excluded.lock_reasons,
                  data = excluded.data",
-            params![
-                instance.id,
-                instance.account_id,
-                instance.region_id,
-                instance.zone_id,
-                instance.status.as_str(),
-                instance.charge_type.as_str(),
-                instance.name,
-                instance.dedicated_host_id,
-                locks,
-                data,
-            ],
+            &row[..],
         )?;
         self.reindex(
             ResourceKind::Instance,
             &instance.id,
             instance.account_id,
-            &instance_due(instance),
+            &due,
         )
     }
 
