@@ -4,7 +4,8 @@
 #     (tests/sdk/python/requirements.txt + constraints.txt)
 #   - node_modules in tests/sdk/node from package.json / package-lock.json (npm ci)
 # Work already done is skipped: each step writes a stamp holding the hash of its inputs.
-# Needs: python3 with venv + ensurepip (Debian: python3-venv), node and npm. Registries: PyPI, npm.
+# Needs python3 with venv + ensurepip, node and npm; as root on Debian it installs the missing
+# ones with apt-get. Registries: PyPI, npm, Debian's.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +18,22 @@ VENV=.venv
 log() { printf '[install-test-deps] %s\n' "$*"; }
 
 hash_files() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# ---- System packages ------------------------------------------------------------------------
+# A fresh Debian machine may lack venv support (python3-venv) or Node; as root, install them.
+missing=()
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+{ command -v node && command -v npm; } >/dev/null 2>&1 || missing+=(nodejs npm)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${missing[*]} with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "[install-test-deps] please install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
 
 # ---- Python ---------------------------------------------------------------------------------
 PYTHON="${PYTHON:-python3}"
