@@ -1,21 +1,14 @@
 // Error surfacing in the Node SDKs: the seed error rows (code and the HTTP status where the SDK
 // exposes it: Tea err.statusCode, pop-core err.entry.response.statusCode), signature failures.
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  Admin, REGION, addDays, addMinutes, allSdks, allocateHosts, expectError, fmtIn, PopSdk,
-  runInstances, runPrepaid, startServer, TeaSdk,
+  sharedServer, REGION, addDays, addMinutes, allocateHosts, expectError, fmtIn, PopSdk,
+  runInstances, runPrepaid, TeaSdk,
 } from './harness.mjs';
 
-const ctx = {};
-before(async () => {
-  ctx.server = await startServer();
-  ctx.admin = new Admin(ctx.server);
-  ctx.sdks = Object.fromEntries(allSdks(ctx.server.endpoint).map((s) => [s.name, s]));
-});
-after(async () => { await ctx.server?.stop(); });
-beforeEach(async () => { await ctx.admin.reset(); });
+const ctx = sharedServer();
 
 for (const name of ['pop-core-GET', 'pop-core-POST', 'tea']) {
   describe(`${name} error rows`, () => {

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { after, before, beforeEach } from 'node:test';
 
 const require = createRequire(import.meta.url);
 const RPCClient = require('@alicloud/pop-core').RPCClient;
@@ -329,4 +330,20 @@ export async function renewAttr(sdk, id) {
   const rows = (resp?.InstanceRenewAttributes?.InstanceRenewAttribute ?? []).filter((r) => r.InstanceId === id);
   assert.equal(rows.length, 1, `DescribeInstanceAutoRenewAttribute ${id}: expected one row, got ${JSON.stringify(resp)}`);
   return rows[0];
+}
+
+/**
+ * One server for a test file, shared by its tests: started before them, reset before each, and
+ * stopped after. Returns the context the hooks fill: `server`, `admin`, and `sdks` by name.
+ */
+export function sharedServer() {
+  const ctx = {};
+  before(async () => {
+    ctx.server = await startServer();
+    ctx.admin = new Admin(ctx.server);
+    ctx.sdks = Object.fromEntries(allSdks(ctx.server.endpoint).map((s) => [s.name, s]));
+  });
+  after(async () => { await ctx.server?.stop(); });
+  beforeEach(async () => { await ctx.admin.reset(); });
+  return ctx;
 }

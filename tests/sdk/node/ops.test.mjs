@@ -1,22 +1,14 @@
 // Every operation through each Node SDK: pop-core GET, pop-core POST (form body), Tea (V3).
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 
 import {
-  Admin, DEFAULT_AK, DEFAULT_SK, REGION, UUID_UPPER, addDays, addHours, addMonths, allSdks, allocateHosts, describe1,
+  sharedServer, DEFAULT_AK, DEFAULT_SK, REGION, UUID_UPPER, addDays, addHours, addMonths, allocateHosts, describe1,
   describeHost, expectError, floorMinute, fmtIn, fmtOut, hostsOf, instancesOf, lockReasons, parseMinute,
-  renewAttr, runInstances, runPrepaid, startServer,
-} from './harness.mjs';
+  renewAttr, runInstances, runPrepaid, } from './harness.mjs';
 
-const ctx = {};
-before(async () => {
-  ctx.server = await startServer();
-  ctx.admin = new Admin(ctx.server);
-  ctx.sdks = Object.fromEntries(allSdks(ctx.server.endpoint).map((s) => [s.name, s]));
-});
-after(async () => { await ctx.server?.stop(); });
-beforeEach(async () => { await ctx.admin.reset(); });
+const ctx = sharedServer();
 
 const listed = async (sdk, filters = {}) =>
   instancesOf(await sdk.call('DescribeInstances', { RegionId: REGION, PageSize: 100, ...filters })).map((i) => i.InstanceId);
