@@ -27,9 +27,11 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::{Store, StoreError, StoreResult, TxDone, TxError, TxFn, TxResult};
 
+mod positions;
 mod schema;
 mod tx;
 
+use positions::PagePositions;
 use tx::SqliteTx;
 
 /// At most this many jobs share one transaction, which bounds how long the first of them waits
@@ -81,6 +83,7 @@ pub struct SqliteStore {
     writer_id: ThreadId,
     readers: Mutex<Vec<Connection>>,
     counters: Arc<Counters>,
+    positions: Arc<PagePositions>,
 }
 
 /// Maps rusqlite's errors into the store's.
@@ -137,12 +140,14 @@ impl SqliteStore {
         let first_reader = open_reader(path)?;
 
         let counters = Arc::new(Counters::default());
+        let positions = Arc::new(PagePositions::default());
         let (jobs, queue) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("ecs-store-writer".into())
             .spawn({
                 let counters = Arc::clone(&counters);
-                move || writer_loop(conn, queue, &counters)
+                let positions = Arc::clone(&positions);
+                move || writer_loop(conn, queue, &counters, &positions)
             })
             .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         tracing::info!(path = %path.display(), version = schema::CURRENT_VERSION, "sqlite store open");
@@ -152,6 +157,7 @@ impl SqliteStore {
             writer: Some(Writer { jobs, thread }),
             readers: Mutex::new(vec![first_reader]),
             counters,
+            positions,
         })
     }
 
@@ -247,8 +253,10 @@ impl Store for SqliteStore {
 
     fn read_boxed(&self, f: TxFn) -> TxResult<Box<dyn Any + Send>> {
         let conn = self.take_reader()?;
+        // Noted before the snapshot begins (see `positions`).
+        let generation = self.positions.stable_generation();
         control(&conn, "BEGIN DEFERRED").db()?;
-        let outcome = run_guarded(f, &conn, false);
+        let outcome = run_guarded(f, &mut SqliteTx::read(&conn, &self.positions, generation));
         // Nothing to keep from a read; ROLLBACK just ends the snapshot. A connection that
         // cannot end it is not put back.
         if control(&conn, "ROLLBACK").is_ok() && conn.is_autocommit() {
@@ -291,10 +299,11 @@ fn open_reader(path: &Path) -> StoreResult<Connection> {
 }
 
 /// Runs a closure against `conn`, turning a panic into [`StoreError::Panicked`].
-fn run_guarded(f: TxFn, conn: &Connection, writable: bool) -> Reply {
+fn run_guarded(f: TxFn, tx: &mut SqliteTx<'_>) -> Reply {
     // AssertUnwindSafe: after a panic the only state we reuse is the connection, and the caller
     // rolls it back (to the savepoint, or the whole read) before anything else sees it.
-    match catch_unwind(AssertUnwindSafe(|| f(&mut SqliteTx::new(conn, writable)))) {
+    let writable = tx.is_writable();
+    match catch_unwind(AssertUnwindSafe(|| f(tx))) {
         Ok(outcome) => outcome,
         Err(payload) => {
             let message = payload
@@ -308,7 +317,12 @@ fn run_guarded(f: TxFn, conn: &Connection, writable: bool) -> Reply {
     }
 }
 
-fn writer_loop(conn: Connection, queue: mpsc::Receiver<WriteJob>, counters: &Counters) {
+fn writer_loop(
+    conn: Connection,
+    queue: mpsc::Receiver<WriteJob>,
+    counters: &Counters,
+    positions: &PagePositions,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = VecDeque::from([first]);
         while batch.len() < MAX_BATCH {
@@ -317,7 +331,9 @@ fn writer_loop(conn: Connection, queue: mpsc::Receiver<WriteJob>, counters: &Cou
                 Err(_) => break,
             }
         }
-        run_batch(&conn, batch, counters);
+        run_batch(&conn, batch, counters, positions);
+        // Committed or rolled back: either way membership is settled.
+        positions.settled();
     }
     // Every sender is gone: the store was dropped. The connection closes here, which also
     // checkpoints the WAL into the main file.
@@ -332,7 +348,12 @@ enum JobEnd {
     Broken(String),
 }
 
-fn run_batch(conn: &Connection, mut pending: VecDeque<WriteJob>, counters: &Counters) {
+fn run_batch(
+    conn: &Connection,
+    mut pending: VecDeque<WriteJob>,
+    counters: &Counters,
+    positions: &PagePositions,
+) {
     // Normally one pass. If the transaction breaks part way, the jobs already run are answered
     // with the failure and the ones not yet run get a fresh transaction.
     while !pending.is_empty() {
@@ -350,7 +371,7 @@ fn run_batch(conn: &Connection, mut pending: VecDeque<WriteJob>, counters: &Coun
         let mut ran: Vec<(ReplyFn, Reply)> = Vec::with_capacity(pending.len());
         let mut broken = None;
         while let Some(WriteJob { f, reply }) = pending.pop_front() {
-            match run_job(conn, f) {
+            match run_job(conn, positions, f) {
                 JobEnd::Done(outcome) => ran.push((reply, outcome)),
                 JobEnd::Broken(why) => {
                     ran.push((reply, Err(TxError::Store(StoreError::Backend(why.clone())))));
@@ -395,11 +416,11 @@ fn recover(conn: &Connection) {
     }
 }
 
-fn run_job(conn: &Connection, f: TxFn) -> JobEnd {
+fn run_job(conn: &Connection, positions: &PagePositions, f: TxFn) -> JobEnd {
     if let Err(e) = control(conn, "SAVEPOINT job") {
         return JobEnd::Broken(format!("cannot open a savepoint: {e}"));
     }
-    let outcome = run_guarded(f, conn, true);
+    let outcome = run_guarded(f, &mut SqliteTx::write(conn, positions));
     // Some errors (disk full, I/O errors) make SQLite roll the whole transaction back by
     // itself, taking the earlier jobs of the group with it.
     if conn.is_autocommit() {

@@ -42,6 +42,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("jobs_follow_put_and_delete", jobs_follow_put_and_delete),
     ("instance_filters", instance_filters),
     ("listing_pages", listing_pages),
+    ("deep_region_pages", deep_region_pages),
     ("totals_follow_changes", totals_follow_changes),
     ("hosts_and_placement", hosts_and_placement),
     ("events_cursor", events_cursor),
@@ -83,6 +84,7 @@ macro_rules! store_conformance_tests {
             jobs_follow_put_and_delete,
             instance_filters,
             listing_pages,
+            deep_region_pages,
             totals_follow_changes,
             hosts_and_placement,
             events_cursor,
@@ -982,6 +984,94 @@ pub fn listing_pages(store: Arc<dyn Store>) {
         },
     );
     assert_eq!((ids(&more.items), more.next_after), (want(9..12), None));
+}
+
+/// Page-number listings of one region, far from the start (an engine may find where a page starts
+/// without stepping over every row before it), before and after the region's membership changes.
+pub fn deep_region_pages(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "deep");
+    let noise = new_account(&*store, "deep-noise");
+    let mut names: Vec<String> = (0..700).map(|n| format!("i-deep{n:04}")).collect();
+    // Another region of the same account and another account in between: gaps in the sequence.
+    let mut batch = Vec::new();
+    for (n, id) in names.iter().enumerate() {
+        batch.push(sample_instance(acct.id, id));
+        if n % 3 == 0 {
+            let mut elsewhere = sample_instance(acct.id, &format!("i-west{n:04}"));
+            elsewhere.region_id = "us-west-1".into();
+            batch.push(elsewhere);
+            batch.push(sample_instance(noise.id, &format!("i-other{n:04}")));
+        }
+    }
+    put_instances(&*store, batch);
+
+    let filter = InstanceFilter {
+        account_id: acct.id,
+        region_id: Some("cn-hangzhou".into()),
+        ..Default::default()
+    };
+    let check = |names: &[String], why: &str| {
+        for (offset, limit) in [
+            (0u64, 10u32),
+            (127, 1),
+            (128, 1),
+            (129, 100),
+            (250, 7),
+            (255, 1),
+            (256, 100),
+            (600, 100),
+            (650, 100),
+            (699, 5),
+            (700, 5),
+            (5000, 100),
+        ] {
+            let listing = list_instances(&*store, filter.clone(), Page::Offset { offset, limit });
+            let from = (offset as usize).min(names.len());
+            let to = (from + limit as usize).min(names.len());
+            assert_eq!(
+                (ids(&listing.items), listing.total),
+                (names[from..to].to_vec(), names.len() as u64),
+                "{why}: offset {offset}, limit {limit}"
+            );
+            assert_eq!(
+                listing.next_after.is_some(),
+                to < names.len(),
+                "{why}: offset {offset}, limit {limit}"
+            );
+        }
+    };
+    check(&names, "as created");
+
+    // Deleting and creating move every later row: a page read before must not be reused.
+    let account_id = acct.id;
+    write(&*store, move |tx| {
+        for id in ["i-deep0005", "i-deep0130", "i-deep0131", "i-deep0400"] {
+            assert!(tx.delete_instance(account_id, id)?);
+        }
+        Ok(())
+    });
+    names.retain(|n| {
+        !["i-deep0005", "i-deep0130", "i-deep0131", "i-deep0400"].contains(&n.as_str())
+    });
+    check(&names, "after deletions");
+
+    let added: Vec<String> = (0..40).map(|n| format!("i-late{n:02}")).collect();
+    put_instances(
+        &*store,
+        added
+            .iter()
+            .map(|id| sample_instance(acct.id, id))
+            .collect(),
+    );
+    names.extend(added);
+    check(&names, "after creations");
+
+    // Moving an instance to another region changes both regions' rows.
+    let mut moved = sample_instance(acct.id, "i-deep0200");
+    moved.region_id = "us-west-1".into();
+    put_instances(&*store, vec![moved]);
+    names.retain(|n| n != "i-deep0200");
+    check(&names, "after a move");
 }
 
 /// Hosts: filters, pages, upsert order, deletion scope; counting instances placed on a host.

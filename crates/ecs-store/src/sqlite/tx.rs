@@ -9,6 +9,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::positions::{Anchors, PagePositions, STRIDE};
 use super::DbResult;
 use crate::{
     Event, HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent, Page,
@@ -22,11 +23,37 @@ pub(super) struct SqliteTx<'c> {
     /// False inside `Store::read`: writes are refused here with a clear error rather than left
     /// to fail on the read-only connection with SQLite's less helpful one.
     writable: bool,
+    positions: &'c PagePositions,
+    /// A read's [`PagePositions`] generation, noted before its snapshot began; `None` in writes
+    /// and while a membership change was committing (no anchors then).
+    read_generation: Option<u64>,
 }
 
 impl<'c> SqliteTx<'c> {
-    pub(super) fn new(conn: &'c Connection, writable: bool) -> Self {
-        Self { conn, writable }
+    pub(super) fn read(
+        conn: &'c Connection,
+        positions: &'c PagePositions,
+        generation: Option<u64>,
+    ) -> Self {
+        Self {
+            conn,
+            writable: false,
+            positions,
+            read_generation: generation,
+        }
+    }
+
+    pub(super) fn write(conn: &'c Connection, positions: &'c PagePositions) -> Self {
+        Self {
+            conn,
+            writable: true,
+            positions,
+            read_generation: None,
+        }
+    }
+
+    pub(super) fn is_writable(&self) -> bool {
+        self.writable
     }
 
     fn writing(&self, what: &str) -> StoreResult<()> {
@@ -104,6 +131,8 @@ impl<'c> SqliteTx<'c> {
     /// One page of `table` (instances or hosts) matching `filter`, oldest first.
     /// Moves the kept instance count of an account's region by `delta`.
     fn count_instance(&self, account_id: i64, region_id: &str, delta: i64) -> StoreResult<()> {
+        // Every insert or delete of an instance passes here: listing anchors go stale.
+        self.positions.membership_changing();
         self.exec(
             "INSERT INTO instance_counts (account_id, region_id, n) VALUES (?1, ?2, ?3)
              ON CONFLICT (account_id, region_id) DO UPDATE SET n = n + excluded.n",
@@ -140,21 +169,12 @@ impl<'c> SqliteTx<'c> {
             });
         };
         let q = listing_sql(table, conditions, page);
-        let mut stmt = self.conn.prepare_cached(&q.page).db()?;
-        let mut rows = stmt.query(params_from_iter(q.page_args.iter())).db()?;
-        let mut items = Vec::new();
-        let mut last_seq = None;
-        let mut more = false;
-        while let Some(row) = rows.next().db()? {
-            if items.len() == q.limit as usize {
-                more = true;
-                break;
-            }
-            let seq: i64 = row.get(0).db()?;
-            items.push(decode_data(table, row, 1)?);
-            last_seq = Some(seq);
-        }
-        drop(rows);
+        let (items, last_seq, more) = self.page_rows(
+            table,
+            &q.page,
+            params_from_iter(q.page_args.iter()),
+            q.limit,
+        )?;
         let from_start = matches!(
             page,
             Page::Offset { offset: 0, .. } | Page::After { after: 0, .. }
@@ -176,6 +196,100 @@ impl<'c> SqliteTx<'c> {
             total: u64::try_from(total).unwrap_or(0),
             next_after: if more { last_seq } else { None },
         })
+    }
+}
+
+impl SqliteTx<'_> {
+    /// Runs a listing's page query (`seq, data` rows, asked for one more than `limit`).
+    /// Returns the items, the seq of the last one, and whether more rows follow.
+    fn page_rows<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        sql: &str,
+        args: impl rusqlite::Params,
+        limit: u32,
+    ) -> StoreResult<(Vec<T>, Option<i64>, bool)> {
+        let mut stmt = self.conn.prepare_cached(sql).db()?;
+        let mut rows = stmt.query(args).db()?;
+        let mut items = Vec::new();
+        let mut last_seq = None;
+        let mut more = false;
+        while let Some(row) = rows.next().db()? {
+            if items.len() == limit as usize {
+                more = true;
+                break;
+            }
+            let seq: i64 = row.get(0).db()?;
+            items.push(decode_data(table, row, 1)?);
+            last_seq = Some(seq);
+        }
+        Ok((items, last_seq, more))
+    }
+
+    /// A deep page of a region's unfiltered listing, started from an anchor (see
+    /// [`super::positions`]). `None` when anchors cannot be trusted in this snapshot: the caller
+    /// then pages with OFFSET.
+    fn anchored_instance_page(
+        &self,
+        account_id: i64,
+        region_id: &str,
+        offset: u64,
+        limit: u32,
+        total: i64,
+    ) -> StoreResult<Option<Listing<Instance>>> {
+        let Some(generation) = self.read_generation else {
+            return Ok(None);
+        };
+        let anchors = match self.positions.anchors(account_id, region_id, generation) {
+            Some(anchors) => anchors,
+            None => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT seq FROM instances WHERE account_id = ?1 AND region_id = ?2
+                         ORDER BY seq",
+                    )
+                    .db()?;
+                let seqs = stmt
+                    .query_map(params![account_id, region_id], |r| r.get::<_, i64>(0))
+                    .db()?
+                    .collect::<Result<Vec<i64>, _>>()
+                    .db()?;
+                let anchors = std::sync::Arc::new(Anchors::from_seqs(generation, seqs));
+                if !self.positions.unchanged_since(generation) {
+                    return Ok(None);
+                }
+                self.positions
+                    .remember(account_id, region_id, anchors.clone());
+                anchors
+            }
+        };
+        let (items, last_seq, more) = match anchors.start(offset) {
+            Some(start) => self.page_rows(
+                "instances",
+                "SELECT seq, data FROM instances
+                 WHERE account_id = ?1 AND region_id = ?2 AND seq >= ?3
+                 ORDER BY seq LIMIT ?4 OFFSET ?5",
+                params![
+                    account_id,
+                    region_id,
+                    start.from,
+                    i64::from(limit) + 1,
+                    start.skip as i64
+                ],
+                limit,
+            )?,
+            None => (Vec::new(), None, false),
+        };
+        // Checked after the page's statement ran, so the snapshot is surely in place.
+        if !self.positions.unchanged_since(generation) {
+            return Ok(None);
+        }
+        Ok(Some(Listing {
+            items,
+            total: u64::try_from(total).unwrap_or(0),
+            next_after: if more { last_seq } else { None },
+        }))
     }
 }
 
@@ -683,7 +797,24 @@ impl StoreTx for SqliteTx<'_> {
         page: Page,
     ) -> StoreResult<Listing<Instance>> {
         let counted = match region_only(filter) {
-            Some(region) => Some(self.instance_count(filter.account_id, region)?),
+            Some(region) => {
+                let total = self.instance_count(filter.account_id, region)?;
+                if let Page::Offset { offset, limit } = page {
+                    if offset >= STRIDE {
+                        let anchored = self.anchored_instance_page(
+                            filter.account_id,
+                            region,
+                            offset,
+                            limit,
+                            total,
+                        )?;
+                        if let Some(listing) = anchored {
+                            return Ok(listing);
+                        }
+                    }
+                }
+                Some(total)
+            }
             None => None,
         };
         self.list("instances", instance_conditions(filter), page, counted)
@@ -901,6 +1032,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn reset(&mut self) -> StoreResult<()> {
         self.writing("reset")?;
+        self.positions.membership_changing();
         // The AUTOINCREMENT counters are left alone on purpose: seqs handed out before the reset
         // are never reused, so an events cursor or page cursor a client kept stays meaningful.
         for sql in [
