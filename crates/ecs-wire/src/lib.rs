@@ -50,7 +50,8 @@ pub mod timestamp;
 pub use encode::percent_encode;
 pub use params::Params;
 pub use render::{
-    new_request_id, render_error, render_success, HttpResponse, CONTENT_TYPE_JSON, CONTENT_TYPE_XML,
+    new_request_id, render_error, render_success, render_success_json, HttpResponse,
+    CONTENT_TYPE_JSON, CONTENT_TYPE_XML,
 };
 pub use request::{
     error_format, parse_request, Auth, Format, HttpRequest, RpcRequest, API_VERSION,

@@ -57,6 +57,12 @@ pub fn render_success(action: &str, format: Format, body: &Value) -> HttpRespons
     }
 }
 
+/// A 200 JSON response whose body the caller already rendered (with `RequestId`, and under the
+/// same rules as [`render_success`]).
+pub fn render_success_json(body: String) -> HttpResponse {
+    json_response(200, body)
+}
+
 /// An error response with the HTTP status of `err`, in the gateway's shape:
 /// `RequestId`, `HostId`, `Code`, `Message`, `Recommend` (JSON object or XML `<Error>`).
 pub fn render_error(

@@ -68,7 +68,7 @@ impl PagePositions {
     /// membership change is being committed.
     pub fn stable_generation(&self) -> Option<u64> {
         let g = self.generation.load(Ordering::SeqCst);
-        (g % 2 == 0).then_some(g)
+        g.is_multiple_of(2).then_some(g)
     }
 
     /// Whether nothing changed membership since `generation` was read.
@@ -80,7 +80,7 @@ impl PagePositions {
     /// thread changes the generation, so a load and a store cannot race.
     pub fn membership_changing(&self) {
         let g = self.generation.load(Ordering::SeqCst);
-        if g % 2 == 0 {
+        if g.is_multiple_of(2) {
             self.generation.store(g + 1, Ordering::SeqCst);
         }
     }
@@ -88,7 +88,7 @@ impl PagePositions {
     /// Writer thread, once the transaction has committed or rolled back.
     pub fn settled(&self) {
         let g = self.generation.load(Ordering::SeqCst);
-        if g % 2 == 1 {
+        if !g.is_multiple_of(2) {
             self.generation.store(g + 1, Ordering::SeqCst);
         }
     }

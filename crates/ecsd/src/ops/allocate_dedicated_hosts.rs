@@ -16,7 +16,7 @@ const ACTION: &str = "AllocateDedicatedHosts";
 
 pub const OP: Operation = Operation {
     name: ACTION,
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 const INVALID_HOST_TYPE: ErrorCode = ErrorCode::new(

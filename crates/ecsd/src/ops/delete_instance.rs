@@ -14,7 +14,7 @@ const ACTION: &str = "DeleteInstance";
 
 pub const OP: Operation = Operation {
     name: ACTION,
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 pub const NOT_FOUND: ErrorCode = ErrorCode::new(

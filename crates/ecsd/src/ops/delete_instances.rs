@@ -14,7 +14,7 @@ const ACTION: &str = "DeleteInstances";
 
 pub const OP: Operation = Operation {
     name: ACTION,
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 const MAX_IDS: usize = 100;

@@ -13,7 +13,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "DescribeDedicatedHosts",
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 const INVALID_STATUS: ErrorCode = ErrorCode::new(

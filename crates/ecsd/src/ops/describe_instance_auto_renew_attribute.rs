@@ -15,7 +15,7 @@ use crate::ops::common::page_number_and_size;
 
 pub const OP: Operation = Operation {
     name: "DescribeInstanceAutoRenewAttribute",
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 const NEITHER_GIVEN: ErrorCode = ErrorCode::new(

@@ -2,13 +2,15 @@
 
 use ecs_domain::error::common::invalid_parameter;
 use ecs_domain::model::{ChargeType, InstanceStatus, LockReason};
+use ecs_domain::ApiError;
 use ecs_domain::ErrorCode;
 use ecs_store::{InstanceFilter, Page};
-use serde_json::{json, Value};
+use serde::ser::{SerializeStruct, Serializer};
+use serde::Serialize;
 
-use super::common::{object, optional_enum, page_number_and_size, region};
-use super::views::instance_view;
-use super::{OpCtx, OpResult, Operation};
+use super::common::{optional_enum, page_number_and_size, region};
+use super::views::InstanceView;
+use super::{Answer, OpCtx, Operation};
 
 pub const OP: Operation = Operation {
     name: "DescribeInstances",
@@ -122,7 +124,7 @@ fn tag_filter(ctx: &OpCtx) -> Result<Vec<(String, Option<String>)>, ecs_domain::
         .collect()
 }
 
-async fn run(ctx: &OpCtx<'_>) -> OpResult {
+async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
     let region = region(ctx)?;
     let ids = ctx.params.json_string_array("InstanceIds")?;
     if ids.as_ref().is_some_and(|ids| ids.len() > MAX_IDS) {
@@ -156,13 +158,47 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let listing = ctx
         .app
         .read(move |tx| Ok(tx.list_instances(&filter, page)?))?;
-    let instances: Vec<Value> = listing.items.iter().map(instance_view).collect();
     let (number, size) = paging.shown();
-    Ok(object(json!({
-        "TotalCount": listing.total,
-        "PageNumber": number,
-        "PageSize": size,
-        "NextToken": listing.next_after.map(make_token).unwrap_or_default(),
-        "Instances": { "Instance": instances },
+    Ok(Answer::Typed(Box::new(Listed {
+        total_count: listing.total,
+        page_number: number,
+        page_size: size,
+        next_token: listing.next_after.map(make_token).unwrap_or_default(),
+        instances: listing.items,
     })))
+}
+
+/// The answer: views are made while serializing, from the instances the listing owns.
+struct Listed {
+    total_count: u64,
+    page_number: u32,
+    page_size: u32,
+    next_token: String,
+    instances: Vec<ecs_domain::model::Instance>,
+}
+
+impl Serialize for Listed {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Instances<'a>(&'a [ecs_domain::model::Instance]);
+        impl Serialize for Instances<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut wrapper = s.serialize_struct("Instances", 1)?;
+                wrapper.serialize_field("Instance", &Views(self.0))?;
+                wrapper.end()
+            }
+        }
+        struct Views<'a>(&'a [ecs_domain::model::Instance]);
+        impl Serialize for Views<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(InstanceView::of))
+            }
+        }
+        let mut body = s.serialize_struct("DescribeInstances", 5)?;
+        body.serialize_field("TotalCount", &self.total_count)?;
+        body.serialize_field("PageNumber", &self.page_number)?;
+        body.serialize_field("PageSize", &self.page_size)?;
+        body.serialize_field("NextToken", &self.next_token)?;
+        body.serialize_field("Instances", &Instances(&self.instances))?;
+        body.end()
+    }
 }

@@ -9,7 +9,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "DescribeRegions",
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 const INVALID_LANGUAGE: ErrorCode = ErrorCode::new(

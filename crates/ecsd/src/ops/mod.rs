@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ecs_domain::ApiError;
 use ecs_wire::Params;
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::App;
@@ -44,11 +45,56 @@ pub struct OpCtx<'a> {
     pub params: &'a Params,
 }
 
-/// An operation's answer: the fields beside `RequestId`.
+/// What most operations answer: the fields beside `RequestId`.
 pub type OpResult = Result<serde_json::Map<String, Value>, ApiError>;
 
+/// An operation's answer.
+pub enum Answer {
+    /// Fields built as JSON values (most operations: small answers).
+    Fields(serde_json::Map<String, Value>),
+    /// A typed body serialized straight into the response (large, frequent answers).
+    Typed(Box<dyn TypedAnswer>),
+}
+
+/// A body that renders itself: as JSON text with `RequestId` first, or as JSON values (for
+/// XML, and for anyone who wants to look inside).
+pub trait TypedAnswer: Send {
+    fn to_json(&self, request_id: &str) -> Result<String, serde_json::Error>;
+    fn to_fields(&self) -> Result<serde_json::Map<String, Value>, serde_json::Error>;
+}
+
+impl<T: Serialize + Send> TypedAnswer for T {
+    fn to_json(&self, request_id: &str) -> Result<String, serde_json::Error> {
+        #[derive(Serialize)]
+        struct WithRequestId<'a, T> {
+            #[serde(rename = "RequestId")]
+            request_id: &'a str,
+            #[serde(flatten)]
+            body: &'a T,
+        }
+        serde_json::to_string(&WithRequestId {
+            request_id,
+            body: self,
+        })
+    }
+
+    fn to_fields(&self) -> Result<serde_json::Map<String, Value>, serde_json::Error> {
+        match serde_json::to_value(self)? {
+            Value::Object(fields) => Ok(fields),
+            other => Err(serde::ser::Error::custom(format!(
+                "an answer must be an object, not {other}"
+            ))),
+        }
+    }
+}
+
 /// A running operation. Reads finish without waiting; writes wait for their commit.
-pub type OpFuture<'a> = Pin<Box<dyn Future<Output = OpResult> + Send + 'a>>;
+pub type OpFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, ApiError>> + Send + 'a>>;
+
+/// The future of an operation that answers with JSON fields.
+pub fn fields<'a>(run: impl Future<Output = OpResult> + Send + 'a) -> OpFuture<'a> {
+    Box::pin(async move { run.await.map(Answer::Fields) })
+}
 
 pub struct Operation {
     pub name: &'static str,
@@ -76,4 +122,31 @@ pub const OPERATIONS: &[Operation] = &[
 
 pub fn find(action: &str) -> Option<&'static Operation> {
     OPERATIONS.iter().find(|op| op.name == action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Body {
+        #[serde(rename = "TotalCount")]
+        total: u32,
+        #[serde(rename = "Items")]
+        items: Vec<&'static str>,
+    }
+
+    #[test]
+    fn typed_answers_render_request_id_first_and_the_same_fields_both_ways() {
+        let body = Body {
+            total: 2,
+            items: vec!["a", "b"],
+        };
+        let json = body.to_json("REQ-1").unwrap();
+        assert!(json.starts_with(r#"{"RequestId":"REQ-1","#), "{json}");
+        let parsed: Value = serde_json::from_str(&json).unwrap();
+        let mut fields = body.to_fields().unwrap();
+        fields.insert("RequestId".into(), Value::from("REQ-1"));
+        assert_eq!(parsed, Value::Object(fields));
+    }
 }

@@ -6,7 +6,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "ModifyInstanceAttribute",
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 async fn run(ctx: &OpCtx<'_>) -> OpResult {

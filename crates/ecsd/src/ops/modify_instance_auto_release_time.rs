@@ -9,7 +9,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "ModifyInstanceAutoReleaseTime",
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 const MISSING_INSTANCE_ID: ErrorCode =

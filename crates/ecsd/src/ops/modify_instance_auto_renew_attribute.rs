@@ -11,7 +11,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "ModifyInstanceAutoRenewAttribute",
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 /// The most instances one call may name.

@@ -13,7 +13,7 @@ const ACTION: &str = "ReleaseDedicatedHost";
 
 pub const OP: Operation = Operation {
     name: ACTION,
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 const NOT_FOUND: ErrorCode = ErrorCode::new(

@@ -17,7 +17,7 @@ const ACTION: &str = "RunInstances";
 
 pub const OP: Operation = Operation {
     name: ACTION,
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 const INVALID_INSTANCE_TYPE: ErrorCode = ErrorCode::new(

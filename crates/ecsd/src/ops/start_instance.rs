@@ -11,7 +11,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "StartInstance",
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 const EXPIRED: ErrorCode = ErrorCode::new(

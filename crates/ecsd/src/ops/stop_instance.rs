@@ -11,7 +11,7 @@ use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "StopInstance",
-    run: |ctx| Box::pin(run(ctx)),
+    run: |ctx| super::fields(run(ctx)),
 };
 
 const EXPIRED_OR_IN_ARREARS: ErrorCode = ErrorCode::new(

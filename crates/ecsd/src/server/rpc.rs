@@ -12,13 +12,13 @@ use ecs_domain::error::common::{INTERNAL_ERROR, INVALID_REGION_ID};
 use ecs_domain::ApiError;
 use ecs_wire::codes::{INVALID_ACTION_NOT_FOUND, SIGNATURE_NONCE_USED};
 use ecs_wire::{
-    error_format, new_request_id, parse_request, render_error, render_success, verify_signature,
-    Format, HttpRequest, HttpResponse, RpcRequest,
+    error_format, new_request_id, parse_request, render_error, render_success, render_success_json,
+    verify_signature, Format, HttpRequest, HttpResponse, RpcRequest,
 };
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::app::App;
-use crate::ops::{self, OpCtx, Operation};
+use crate::ops::{self, Answer, OpCtx, Operation};
 
 /// The HostId errors show when the client sent no Host header.
 const DEFAULT_HOST_ID: &str = "ecs.aliyuncs.com";
@@ -126,11 +126,22 @@ async fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
         now: app.clock.now(),
         params: &call.req.params,
     };
-    match (call.op.run)(&ctx).await {
-        Ok(mut fields) => {
-            fields.insert("RequestId".into(), Value::String(request_id.to_string()));
-            render_success(call.op.name, call.req.format, &Value::Object(fields))
+    let rendered = match (call.op.run)(&ctx).await {
+        Ok(Answer::Fields(fields)) => Ok(success(call, request_id, fields)),
+        Ok(Answer::Typed(body)) => match call.req.format {
+            Format::Json => body.to_json(request_id).map(render_success_json),
+            Format::Xml => body
+                .to_fields()
+                .map(|fields| success(call, request_id, fields)),
         }
+        .map_err(|e| {
+            tracing::error!(error = %e, action = call.op.name, "cannot serialize an answer");
+            INTERNAL_ERROR.err()
+        }),
+        Err(e) => Err(e),
+    };
+    match rendered {
+        Ok(response) => response,
         Err(e) => {
             if e.status >= 500 {
                 tracing::warn!(code = %e.code, action = call.op.name, "server error answered");
@@ -138,6 +149,12 @@ async fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
             render_error(call.req.format, request_id, host_id(&call.req), &e)
         }
     }
+}
+
+/// A success document from an answer's fields.
+fn success(call: &Call, request_id: &str, mut fields: Map<String, Value>) -> HttpResponse {
+    fields.insert("RequestId".into(), Value::String(request_id.to_string()));
+    render_success(call.op.name, call.req.format, &Value::Object(fields))
 }
 
 fn to_response(r: HttpResponse) -> Response {
