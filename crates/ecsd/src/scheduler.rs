@@ -24,8 +24,11 @@ use serde_json::json;
 use crate::app::App;
 use crate::ops::release_instance;
 
-/// How many due jobs one transaction carries out.
-const BATCH: u32 = 512;
+/// How many due jobs one transaction carries out. Bigger batches rewrite the pages every
+/// transaction touches (the events tail, the counts, index interior pages) less often: the
+/// 100,000-release burst took 7.6–8.3 s at 512, 6.2 s at 2,048 and 5.6 s at 8,192. The cost is
+/// that an API write waits behind a whole batch (about 0.1 s at 2,048).
+const BATCH: u32 = 2048;
 /// How often the real-clock scheduler looks for due work. Lateness is at most this plus the
 /// time to carry the work out.
 const TICK: StdDuration = StdDuration::from_millis(200);
