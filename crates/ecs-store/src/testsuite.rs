@@ -43,6 +43,10 @@ pub const CASES: &[(&str, Case)] = &[
     ("instance_filters", instance_filters),
     ("listing_pages", listing_pages),
     ("deep_region_pages", deep_region_pages),
+    (
+        "deep_pages_while_membership_changes",
+        deep_pages_while_membership_changes,
+    ),
     ("totals_follow_changes", totals_follow_changes),
     ("hosts_and_placement", hosts_and_placement),
     ("events_cursor", events_cursor),
@@ -85,6 +89,7 @@ macro_rules! store_conformance_tests {
             instance_filters,
             listing_pages,
             deep_region_pages,
+            deep_pages_while_membership_changes,
             totals_follow_changes,
             hosts_and_placement,
             events_cursor,
@@ -1072,6 +1077,75 @@ pub fn deep_region_pages(store: Arc<dyn Store>) {
     put_instances(&*store, vec![moved]);
     names.retain(|n| n != "i-deep0200");
     check(&names, "after a move");
+}
+
+/// Deep pages read while another thread creates and deletes instances of the same region: inside
+/// one read, the unfiltered page must equal the same page of an equivalent filtered listing (every
+/// instance is pay-as-you-go), which no engine can answer from remembered positions.
+pub fn deep_pages_while_membership_changes(store: Arc<dyn Store>) {
+    let acct = new_account(&*store, "churn");
+    let a = acct.id;
+    put_instances(
+        &*store,
+        (0..400)
+            .map(|n| sample_instance(a, &format!("i-churn{n:04}")))
+            .collect(),
+    );
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let store = Arc::clone(&store);
+        let done = Arc::clone(&done);
+        thread::spawn(move || {
+            for n in 0..300 {
+                let gone = format!("i-churn{:04}", (n * 7) % 400);
+                let new = format!("i-new{n:04}");
+                write(&*store, move |tx| {
+                    tx.delete_instance(a, &gone)?;
+                    tx.put_instance(&sample_instance(a, &new))
+                });
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let done = Arc::clone(&done);
+            thread::spawn(move || {
+                let mut rounds = 0;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) || rounds < 3 {
+                    rounds += 1;
+                    let mismatches = read(&*store, move |tx| {
+                        let plain = InstanceFilter {
+                            account_id: a,
+                            region_id: Some("cn-hangzhou".into()),
+                            ..Default::default()
+                        };
+                        let filtered = InstanceFilter {
+                            charge_type: Some(ChargeType::PostPaid),
+                            ..plain.clone()
+                        };
+                        let mut bad = Vec::new();
+                        for offset in [128u64, 200, 333] {
+                            let page = Page::Offset { offset, limit: 50 };
+                            let fast = tx.list_instances(&plain, page)?;
+                            let slow = tx.list_instances(&filtered, page)?;
+                            if (ids(&fast.items), fast.total) != (ids(&slow.items), slow.total) {
+                                bad.push(offset);
+                            }
+                        }
+                        Ok(bad)
+                    });
+                    assert_eq!(mismatches, Vec::<u64>::new(), "round {rounds}");
+                }
+                rounds
+            })
+        })
+        .collect();
+    writer.join().expect("writer thread");
+    for r in readers {
+        assert!(r.join().expect("reader thread") >= 3);
+    }
 }
 
 /// Hosts: filters, pages, upsert order, deletion scope; counting instances placed on a host.
