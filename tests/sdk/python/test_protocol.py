@@ -241,6 +241,26 @@ def test_format_xml_success_answer(server):
     assert REQUIRED_REGIONS <= ids, f"XML regions: expected {sorted(REQUIRED_REGIONS)}, got {sorted(ids)}"
 
 
+def test_format_xml_describe_instances_nests_lists_as_repeated_elements(server, sdk):
+    import xml.etree.ElementTree as ET
+    ids = run_instances(sdk, amount=2)
+    status, ctype, body = signed_get(server, "DescribeInstances",
+                                     {"RegionId": REGION, "InstanceIds": json.dumps(ids)}, "XML")
+    assert status == 200, f"Format=XML DescribeInstances: expected 200, got {status}: {body[:300]}"
+    assert (ctype or "").startswith("text/xml"), f"Format=XML: expected a text/xml Content-Type, got {ctype!r}"
+    root = ET.fromstring(body)
+    assert root.tag == "DescribeInstancesResponse", f"XML root: expected DescribeInstancesResponse, got {root.tag}"
+    assert UUID_UPPER.match(root.findtext("RequestId") or ""), f"XML RequestId missing: {body[:300]}"
+    assert root.findtext("TotalCount") == "2", f"XML TotalCount: expected 2 in {body[:500]}"
+    listed = root.findall("Instances/Instance")
+    assert sorted(i.findtext("InstanceId") for i in listed) == sorted(ids), f"XML instances: {body[:800]}"
+    for i in listed:
+        assert i.findtext("Status") == "Running", f"XML Status: {ET.tostring(i)[:400]!r}"
+        assert i.find("SecurityGroupIds") is not None, f"XML SecurityGroupIds missing: {ET.tostring(i)[:400]!r}"
+        assert i.findtext("VpcAttributes/VSwitchId") is not None, f"XML VpcAttributes: {ET.tostring(i)[:400]!r}"
+        assert i.findtext("OSType") == "linux", f"XML OSType: {ET.tostring(i)[:400]!r}"
+
+
 def test_format_xml_error_answer_is_parseable_by_tea(server):
     import xml.etree.ElementTree as ET
     status, ctype, body = signed_get(server, "ModifyInstanceAutoReleaseTime",
