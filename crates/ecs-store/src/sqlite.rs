@@ -13,6 +13,9 @@
 //!
 //! Reads run on the caller's thread, each on a read-only connection taken from a small pool and
 //! inside one `BEGIN DEFERRED` transaction, so a closure sees one consistent snapshot.
+//!
+//! Deep pages of a region's listing start from positions remembered across reads
+//! ([`positions`]), which the writer invalidates when it commits a change of membership.
 
 use std::any::Any;
 use std::collections::VecDeque;

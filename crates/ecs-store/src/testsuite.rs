@@ -11,7 +11,7 @@
 //! create accounts with unique names, so a factory may hand out the same database again
 //! provided the cases using it do not run at the same time. Cases fail by panicking.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
@@ -1091,7 +1091,7 @@ pub fn deep_pages_while_membership_changes(store: Arc<dyn Store>) {
             .map(|n| sample_instance(a, &format!("i-churn{n:04}")))
             .collect(),
     );
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
     let writer = {
         let store = Arc::clone(&store);
         let done = Arc::clone(&done);
@@ -1104,7 +1104,7 @@ pub fn deep_pages_while_membership_changes(store: Arc<dyn Store>) {
                     tx.put_instance(&sample_instance(a, &new))
                 });
             }
-            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            done.store(true, Ordering::SeqCst);
         })
     };
     let readers: Vec<_> = (0..2)
@@ -1113,7 +1113,7 @@ pub fn deep_pages_while_membership_changes(store: Arc<dyn Store>) {
             let done = Arc::clone(&done);
             thread::spawn(move || {
                 let mut rounds = 0;
-                while !done.load(std::sync::atomic::Ordering::SeqCst) || rounds < 3 {
+                while !done.load(Ordering::SeqCst) || rounds < 3 {
                     rounds += 1;
                     let mismatches = read(&*store, move |tx| {
                         let plain = InstanceFilter {

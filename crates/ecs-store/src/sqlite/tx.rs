@@ -1,5 +1,7 @@
 //! [`StoreTx`] over one SQLite connection that is already inside a transaction.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use ecs_domain::lifecycle::{host_due, instance_due, ActionKind, Due};
 use ecs_domain::model::{AccessKey, Account, DedicatedHost, Instance, LockReason};
@@ -255,7 +257,7 @@ impl SqliteTx<'_> {
                     .db()?
                     .collect::<Result<Vec<i64>, _>>()
                     .db()?;
-                let anchors = std::sync::Arc::new(Anchors::from_seqs(generation, seqs));
+                let anchors = Arc::new(Anchors::from_seqs(generation, seqs));
                 if !self.positions.unchanged_since(generation) {
                     return Ok(None);
                 }
