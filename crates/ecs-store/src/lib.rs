@@ -1,7 +1,7 @@
 //! Storage for ecsd: one [`Store`] trait, engines behind it.
 //!
-//! Every API call is one transaction: the operation gets a [`StoreTx`] inside [`Store::write`]
-//! (or [`Store::read`]), reads what it needs, decides with the domain rules, writes, and returns.
+//! Every API call is one transaction: the operation gets a [`StoreTx`] inside [`StoreExt::write`]
+//! (or [`StoreExt::read`]), reads what it needs, decides with the domain rules, writes, and returns.
 //! If the closure returns an error, nothing it wrote is kept. `write` returns only once the
 //! transaction is durable, so an acknowledged call survives a crash.
 //!

@@ -15,7 +15,7 @@
 //! inside one `BEGIN DEFERRED` transaction, so a closure sees one consistent snapshot.
 //!
 //! Deep pages of a region's listing start from positions remembered across reads
-//! ([`positions`]), which the writer invalidates when it commits a change of membership.
+//! (the `positions` module), which the writer invalidates when it commits a change of membership.
 
 use std::any::Any;
 use std::collections::VecDeque;
