@@ -245,13 +245,7 @@ impl SqliteTx<'_> {
         let anchors = match self.positions.anchors(account_id, region_id, generation) {
             Some(anchors) => anchors,
             None => {
-                let mut stmt = self
-                    .conn
-                    .prepare_cached(
-                        "SELECT seq FROM instances WHERE account_id = ?1 AND region_id = ?2
-                         ORDER BY seq",
-                    )
-                    .db()?;
+                let mut stmt = self.conn.prepare_cached(ANCHOR_SEQS_SQL).db()?;
                 let seqs = stmt
                     .query_map(params![account_id, region_id], |r| r.get::<_, i64>(0))
                     .db()?
@@ -269,9 +263,7 @@ impl SqliteTx<'_> {
         let (items, last_seq, more) = match anchors.start(offset) {
             Some(start) => self.page_rows(
                 "instances",
-                "SELECT seq, data FROM instances
-                 WHERE account_id = ?1 AND region_id = ?2 AND seq >= ?3
-                 ORDER BY seq LIMIT ?4 OFFSET ?5",
+                ANCHORED_PAGE_SQL,
                 params![
                     account_id,
                     region_id,
@@ -294,6 +286,15 @@ impl SqliteTx<'_> {
         }))
     }
 }
+
+/// Every seq of one region in listing order, to build its anchors from.
+const ANCHOR_SEQS_SQL: &str =
+    "SELECT seq FROM instances WHERE account_id = ?1 AND region_id = ?2 ORDER BY seq";
+
+/// A page that starts at an anchor: the rows from seq `?3` on, skipping `?5` of them.
+const ANCHORED_PAGE_SQL: &str = "SELECT seq, data FROM instances
+    WHERE account_id = ?1 AND region_id = ?2 AND seq >= ?3
+    ORDER BY seq LIMIT ?4 OFFSET ?5";
 
 /// The scheduler's query. `due_at <= ?1` bounds the range scan on `jobs_by_due`, whose order
 /// is the ORDER BY, so only the rows returned are read; the second term trims the last second.
@@ -382,12 +383,19 @@ impl Conditions {
             if ids.is_empty() {
                 return None;
             }
-            // One JSON array argument rather than a placeholder per id: the statement text is
-            // the same whatever the count (so it is prepared once) and no list can exceed
-            // SQLite's limit on bound variables.
-            let list = serde_json::Value::from(ids.into_iter().cloned().collect::<Vec<_>>());
-            c.sql.push_str("id IN (SELECT value FROM json_each(?))");
-            c.args.push(Value::Text(list.to_string()));
+            if let [only] = ids[..] {
+                // The common lookup of one instance: a plain equality spares setting up the
+                // json_each table for a single value.
+                c.sql.push_str("id = ?");
+                c.args.push(Value::Text(only.clone()));
+            } else {
+                // One JSON array argument rather than a placeholder per id: the statement text
+                // is the same whatever the count (so it is prepared once) and no list can
+                // exceed SQLite's limit on bound variables.
+                let list = serde_json::Value::from(ids.into_iter().cloned().collect::<Vec<_>>());
+                c.sql.push_str("id IN (SELECT value FROM json_each(?))");
+                c.args.push(Value::Text(list.to_string()));
+            }
             c.prefix = "+";
         } else if let Some(host) = host_id {
             c.sql.push_str("host_id = ?");
@@ -1073,6 +1081,39 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("memory db");
         crate::sqlite::schema::migrate(&mut conn).expect("schema");
         conn
+    }
+
+    /// Deep pages: building a region's anchors reads only the region index, and a page from an
+    /// anchor is a range of that index in seq order (no sort, no walk from the start).
+    #[test]
+    fn anchored_pages_use_the_region_index() {
+        let conn = schema();
+        let build = plan(
+            &conn,
+            ANCHOR_SEQS_SQL,
+            &[Value::Integer(1), Value::Text("r".into())],
+        );
+        assert!(
+            build.contains("COVERING INDEX instances_by_region"),
+            "{build}"
+        );
+        assert!(!build.contains("TEMP B-TREE"), "{build}");
+        let page = plan(
+            &conn,
+            ANCHORED_PAGE_SQL,
+            &[
+                Value::Integer(1),
+                Value::Text("r".into()),
+                Value::Integer(5000),
+                Value::Integer(101),
+                Value::Integer(7),
+            ],
+        );
+        assert!(
+            page.contains("INDEX instances_by_region (account_id=? AND region_id=? AND seq>?)"),
+            "{page}"
+        );
+        assert!(!page.contains("TEMP B-TREE"), "{page}");
     }
 
     /// The plans the performance numbers depend on. The planner has no statistics (ecsd never
