@@ -1,12 +1,12 @@
 //! DescribeInstances: the caller's instances in a region, filtered, by page or by token.
 
 use ecs_domain::error::common::invalid_parameter;
-use ecs_domain::model::{ChargeType, InstanceStatus, LockReason};
+use ecs_domain::model::{ChargeType, Instance, InstanceStatus, LockReason};
 use ecs_domain::ApiError;
 use ecs_domain::ErrorCode;
 use ecs_store::{InstanceFilter, Page};
-use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
+use serde::Serializer;
 
 use super::common::{optional_enum, page_number_and_size, region};
 use super::views::InstanceView;
@@ -168,37 +168,27 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
     })))
 }
 
-/// The answer: views are made while serializing, from the instances the listing owns.
+/// The answer. It owns the listed instances; their views are made while serializing.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct Listed {
     total_count: u64,
     page_number: u32,
     page_size: u32,
     next_token: String,
-    instances: Vec<ecs_domain::model::Instance>,
+    #[serde(serialize_with = "instance_views")]
+    instances: Vec<Instance>,
 }
 
-impl Serialize for Listed {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Instances<'a>(&'a [ecs_domain::model::Instance]);
-        impl Serialize for Instances<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut wrapper = s.serialize_struct("Instances", 1)?;
-                wrapper.serialize_field("Instance", &Views(self.0))?;
-                wrapper.end()
-            }
-        }
-        struct Views<'a>(&'a [ecs_domain::model::Instance]);
-        impl Serialize for Views<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.iter().map(InstanceView::of))
-            }
-        }
-        let mut body = s.serialize_struct("DescribeInstances", 5)?;
-        body.serialize_field("TotalCount", &self.total_count)?;
-        body.serialize_field("PageNumber", &self.page_number)?;
-        body.serialize_field("PageSize", &self.page_size)?;
-        body.serialize_field("NextToken", &self.next_token)?;
-        body.serialize_field("Instances", &Instances(&self.instances))?;
-        body.end()
+/// `{"Instance": [view, ...]}`.
+fn instance_views<S: Serializer>(instances: &[Instance], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct InstanceList<'a> {
+        #[serde(rename = "Instance")]
+        instance: Vec<InstanceView<'a>>,
     }
+    InstanceList {
+        instance: instances.iter().map(InstanceView::of).collect(),
+    }
+    .serialize(s)
 }

@@ -7,14 +7,6 @@ use ecs_domain::time::{format_minute, format_minute_opt};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-fn tags(tags: &[(String, String)]) -> Value {
-    let list: Vec<Value> = tags
-        .iter()
-        .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
-        .collect();
-    json!({ "Tag": list })
-}
-
 fn lock_msg(reason: &str) -> &'static str {
     match reason {
         "financial" => "The specified instance is locked because it expired or your account has overdue payments.",
@@ -78,6 +70,21 @@ struct LockView {
 #[serde(rename_all = "PascalCase")]
 struct TagList<'a> {
     tag: Vec<TagView<'a>>,
+}
+
+/// `{"Tag": [{"TagKey", "TagValue"}, ...]}`, for instances and hosts alike.
+impl<'a> TagList<'a> {
+    fn of(tags: &'a [(String, String)]) -> Self {
+        TagList {
+            tag: tags
+                .iter()
+                .map(|(k, v)| TagView {
+                    tag_key: k,
+                    tag_value: v,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -154,16 +161,7 @@ impl<'a> InstanceView<'a> {
                     })
                     .collect(),
             },
-            tags: TagList {
-                tag: i
-                    .tags
-                    .iter()
-                    .map(|(k, v)| TagView {
-                        tag_key: k,
-                        tag_value: v,
-                    })
-                    .collect(),
-            },
+            tags: TagList::of(&i.tags),
             security_group_ids: SecurityGroupList {
                 security_group_id: &i.security_group_ids,
             },
@@ -219,7 +217,7 @@ pub fn host_view(h: &DedicatedHost, instances: &[(String, String)]) -> Value {
         "AutoReleaseTime": format_minute_opt(h.auto_release_time),
         "OperationLocks": { "OperationLock": locks },
         "Instances": { "Instance": instances },
-        "Tags": tags(&h.tags),
+        "Tags": TagList::of(&h.tags),
     })
 }
 
