@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod api;
 mod baseline;
@@ -32,6 +32,26 @@ use sign::EcsClient;
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+}
+
+/// The access key a `create` or `load` run signs with.
+#[derive(Args)]
+struct Keys {
+    #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_ID", default_value = "benchid")]
+    key_id: String,
+    #[arg(
+        long,
+        env = "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        default_value = "benchsecret",
+        hide_env_values = true
+    )]
+    secret: String,
+}
+
+impl Keys {
+    fn client(&self, server: SocketAddr) -> EcsClient {
+        EcsClient::new(server.to_string(), &self.key_id, &self.secret)
+    }
 }
 
 #[derive(Subcommand)]
@@ -83,15 +103,8 @@ enum Cmd {
         /// of the server's clock).
         #[arg(long)]
         release_at: Option<String>,
-        #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_ID", default_value = "benchid")]
-        key_id: String,
-        #[arg(
-            long,
-            env = "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            default_value = "benchsecret",
-            hide_env_values = true
-        )]
-        secret: String,
+        #[command(flatten)]
+        keys: Keys,
     },
     /// Drive one workload at a running ecsd and print the result as JSON.
     Load {
@@ -109,15 +122,8 @@ enum Cmd {
         concurrency: usize,
         #[arg(short, long, default_value_t = 10.0)]
         duration: f64,
-        #[arg(long, env = "ALIBABA_CLOUD_ACCESS_KEY_ID", default_value = "benchid")]
-        key_id: String,
-        #[arg(
-            long,
-            env = "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-            default_value = "benchsecret",
-            hide_env_values = true
-        )]
-        secret: String,
+        #[command(flatten)]
+        keys: Keys,
     },
 }
 
@@ -184,10 +190,9 @@ fn run(cli: Cli) -> Result<bool, String> {
             server,
             count,
             release_at,
-            key_id,
-            secret,
+            keys,
         } => {
-            let client = EcsClient::new(server.to_string(), &key_id, &secret);
+            let client = keys.client(server);
             let created = runtime()?.block_on(api::create_instances(
                 server,
                 &client,
@@ -214,10 +219,9 @@ fn run(cli: Cli) -> Result<bool, String> {
             total,
             concurrency,
             duration,
-            key_id,
-            secret,
+            keys,
         } => {
-            let client = EcsClient::new(server.to_string(), &key_id, &secret);
+            let client = keys.client(server);
             let read_ids = || -> Result<Arc<Vec<String>>, String> {
                 let path = ids.as_ref().ok_or("--ids FILE is needed for this op")?;
                 let text = std::fs::read_to_string(path)
