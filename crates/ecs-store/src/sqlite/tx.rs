@@ -275,7 +275,8 @@ impl SqliteTx<'_> {
             )?,
             None => (Vec::new(), None, false),
         };
-        // Checked after the page's statement ran, so the snapshot is surely in place.
+        // Checked after this read's statements ran (the count at least, before this call), so
+        // its snapshot is surely in place.
         if !self.positions.unchanged_since(generation) {
             return Ok(None);
         }
