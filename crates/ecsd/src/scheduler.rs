@@ -16,8 +16,9 @@ use ecs_domain::catalog::Catalog;
 use ecs_domain::lifecycle::{
     attempt_renewal, expire_host, expire_instance, host_due, instance_due, ActionKind, Due, Outcome,
 };
+use ecs_domain::model::DedicatedHost;
 use ecs_domain::{ApiError, Money};
-use ecs_store::{Job, NewEvent, ResourceKind, StoreTx, TxResult};
+use ecs_store::{InstanceFilter, Job, NewEvent, Page, ResourceKind, StoreTx, TxResult};
 use serde::Serialize;
 use serde_json::json;
 
@@ -120,8 +121,8 @@ fn carry_out_all(
                 Some(from) if job.due_at >= from => job.due_at,
                 _ => clock_now,
             };
-            let (record, next) = carry_out(tx, job, &catalog, grace, happened_at)?;
-            records.extend(record);
+            let (carried, next) = carry_out(tx, job, &catalog, grace, happened_at)?;
+            records.extend(carried);
             if let Some(next) = next {
                 horizon = Some(horizon.map_or(next, |h| h.min(next)));
             }
@@ -169,7 +170,7 @@ fn carry_out(
     catalog: &Catalog,
     grace: Duration,
     happened_at: DateTime<Utc>,
-) -> TxResult<(Option<ActionRecord>, Option<DateTime<Utc>>)> {
+) -> TxResult<(Vec<ActionRecord>, Option<DateTime<Utc>>)> {
     let due = Due {
         kind: job.kind,
         at: job.due_at,
@@ -177,10 +178,10 @@ fn carry_out(
     let (outcome, next) = match job.resource {
         ResourceKind::Instance => {
             let Some(mut instance) = tx.instance(job.account_id, &job.resource_id)? else {
-                return Ok((None, None));
+                return Ok((Vec::new(), None));
             };
             if !instance_due(&instance).contains(&due) {
-                return Ok((None, None));
+                return Ok((Vec::new(), None));
             }
             match job.kind {
                 ActionKind::AutoRelease | ActionKind::ExpiryRelease => {
@@ -191,7 +192,7 @@ fn carry_out(
                         Some(job.due_at),
                         happened_at,
                     )?;
-                    return Ok((Some(record(job, happened_at, "released")), None));
+                    return Ok((vec![record(job, happened_at, "released")], None));
                 }
                 ActionKind::RenewalAttempt => {
                     let price = catalog
@@ -211,15 +212,18 @@ fn carry_out(
         }
         ResourceKind::DedicatedHost => {
             let Some(mut host) = tx.host(job.account_id, &job.resource_id)? else {
-                return Ok((None, None));
+                return Ok((Vec::new(), None));
             };
             if !host_due(&host).contains(&due) {
-                return Ok((None, None));
+                return Ok((Vec::new(), None));
             }
             match job.kind {
                 ActionKind::AutoRelease | ActionKind::ExpiryRelease => {
+                    let mut carried = release_placed_instances(tx, &host, job, happened_at)?;
                     tx.delete_host(host.account_id, &host.id)?;
-                    (Outcome::Released, None)
+                    append_outcome_event(tx, job, happened_at, &Outcome::Released)?;
+                    carried.push(record(job, happened_at, Outcome::Released.label()));
+                    return Ok((carried, None));
                 }
                 ActionKind::RenewalAttempt => {
                     let price = catalog
@@ -238,6 +242,16 @@ fn carry_out(
             }
         }
     };
+    append_outcome_event(tx, job, happened_at, &outcome)?;
+    Ok((vec![record(job, happened_at, outcome.label())], next))
+}
+
+fn append_outcome_event(
+    tx: &mut dyn StoreTx,
+    job: &Job,
+    happened_at: DateTime<Utc>,
+    outcome: &Outcome,
+) -> TxResult<()> {
     tx.append_event(&NewEvent {
         account_id: job.account_id,
         resource: job.resource,
@@ -246,9 +260,54 @@ fn carry_out(
         scheduled_at: Some(job.due_at),
         happened_at,
         outcome: outcome.label().to_string(),
-        detail: outcome_detail(&outcome),
+        detail: outcome_detail(outcome),
     })?;
-    Ok((Some(record(job, happened_at, outcome.label())), next))
+    Ok(())
+}
+
+/// Releases the instances placed on a host that is being released, under the host's action.
+///
+/// ReleaseDedicatedHost refuses a host that still has instances (InstanceExist), but a release
+/// time is kept whatever runs there ("make sure that you have stopped using these DDHs"). The
+/// instances cannot outlive the host they run on; keeping them would leave them pointing at a
+/// host that no longer exists.
+fn release_placed_instances(
+    tx: &mut dyn StoreTx,
+    host: &DedicatedHost,
+    job: &Job,
+    happened_at: DateTime<Utc>,
+) -> TxResult<Vec<ActionRecord>> {
+    let filter = InstanceFilter {
+        account_id: host.account_id,
+        host_id: Some(host.id.clone()),
+        ..InstanceFilter::default()
+    };
+    let mut carried = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = tx.list_instances(&filter, Page::After { after, limit: 100 })?;
+        for instance in &page.items {
+            release_instance(
+                tx,
+                instance,
+                job.kind.as_str(),
+                Some(job.due_at),
+                happened_at,
+            )?;
+            carried.push(ActionRecord {
+                resource_type: ResourceKind::Instance.as_str(),
+                resource_id: instance.id.clone(),
+                action: job.kind.as_str(),
+                scheduled_at: job.due_at,
+                happened_at,
+                outcome: Outcome::Released.label(),
+            });
+        }
+        match page.next_after {
+            Some(next) => after = next,
+            None => return Ok(carried),
+        }
+    }
 }
 
 fn earliest(due: &[Due]) -> Option<DateTime<Utc>> {

@@ -244,6 +244,31 @@ def test_dedicated_host_is_released_at_the_minute(sdk, admin):
                  code="InvalidDedicatedHostId.NotFound", status=404)
 
 
+def test_dedicated_host_auto_release_takes_its_instances_along(sdk, admin):
+    hid, other = allocate_hosts(sdk, quantity=2)
+    placed = run_instances(sdk, amount=2, DedicatedHostId=hid)
+    elsewhere = run_instances(sdk, DedicatedHostId=other)[0]
+    # By hand, a host with instances is refused; its release time is kept all the same.
+    expect_error(sdk.call, "ReleaseDedicatedHost", RegionId=REGION, DedicatedHostId=hid,
+                 code="InstanceExist", status=403, message="Instance exists on the dedicated host.")
+    minute = floor_minute(admin.now() + timedelta(hours=2))
+    sdk.call("ModifyDedicatedHostAutoReleaseTime", RegionId=REGION, DedicatedHostId=hid,
+             AutoReleaseTime=fmt_in(minute))
+    admin.advance_until_just_before(minute)
+    assert all(describe(sdk, iid) is not None for iid in placed), "instances released before their host"
+    answer = admin.advance(1)
+    assert describe_host(sdk, hid) is None, "host still listed at its AutoReleaseTime"
+    for iid in placed:
+        assert describe(sdk, iid) is None, f"{iid} outlived the host it was placed on"
+        acts = actions_about(answer, iid)
+        assert len(acts) == 1 and acts[0].get("outcome") == "released", f"{iid}: {acts!r}"
+    kept = describe(sdk, elsewhere)
+    assert kept is not None and kept["DedicatedHostAttribute"]["DedicatedHostId"] == other, \
+        "an instance on another host was touched"
+    events = [e for e in admin.all_events() if mentions(e, placed[0])]
+    assert events and mentions(events[-1], hid), f"the release event does not name the host: {events!r}"
+
+
 def test_dedicated_host_cancelled_auto_release_does_not_happen(sdk, admin):
     hid = allocate_hosts(sdk)[0]
     when = admin.now() + timedelta(hours=1)

@@ -77,7 +77,13 @@ pub fn release_instance(
         scheduled_at,
         happened_at: now,
         outcome: "released".into(),
-        detail: json!({"InstanceChargeType": instance.charge_type.as_str()}),
+        detail: match &instance.dedicated_host_id {
+            Some(host) => json!({
+                "InstanceChargeType": instance.charge_type.as_str(),
+                "DedicatedHostId": host,
+            }),
+            None => json!({"InstanceChargeType": instance.charge_type.as_str()}),
+        },
     })?;
     Ok(())
 }
