@@ -150,6 +150,10 @@ pub struct Instance {
     pub security_group_ids: Vec<String>,
     pub vswitch_id: String,
     pub dedicated_host_id: Option<String>,
+    /// Stopped in economical mode (StopInstance `StoppedMode=StopCharging`), until started again.
+    /// Absent from rows written before it existed, and from the JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped_charging: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

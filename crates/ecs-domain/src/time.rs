@@ -47,6 +47,17 @@ pub fn parse_utc_second(raw: &str) -> Option<DateTime<Utc>> {
         .map(|n| Utc.from_utc_datetime(&n))
 }
 
+/// Parses a time given by the minute, `yyyy-MM-ddTHH:mmZ` (how ECS shows times and how
+/// DescribeInstances' `Filter.N.Value` is documented), or by the second as in other requests.
+pub fn parse_utc_minute_or_second(raw: &str) -> Option<DateTime<Utc>> {
+    if raw.len() == 17 && raw.ends_with('Z') {
+        return NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%MZ")
+            .ok()
+            .map(|n| Utc.from_utc_datetime(&n));
+    }
+    parse_utc_second(raw)
+}
+
 pub fn truncate_to_minute(t: DateTime<Utc>) -> DateTime<Utc> {
     t.with_second(0)
         .and_then(|t| t.with_nanosecond(0))

@@ -124,6 +124,23 @@ pub struct InstanceFilter {
     pub host_id: Option<String>,
     /// Every pair must match a tag of the instance: the key, and the value when given.
     pub tags: Vec<(String, Option<String>)>,
+    /// Creation and expiry time bounds (`Filter.N`), inclusive and compared by the minute, as
+    /// ECS shows those times.
+    pub created: TimeRange,
+    pub expires: TimeRange,
+}
+
+/// Inclusive bounds on a time; either may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl TimeRange {
+    pub fn is_open(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
 }
 
 /// Filters of DescribeDedicatedHosts.

@@ -27,7 +27,7 @@ use ecs_domain::Money;
 
 use crate::{
     HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent, Page, ResourceKind,
-    Store, StoreError, StoreExt, StoreTx, TxError, TxResult,
+    Store, StoreError, StoreExt, StoreTx, TimeRange, TxError, TxResult,
 };
 
 /// One conformance case.
@@ -41,6 +41,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("upsert_keeps_creation_order", upsert_keeps_creation_order),
     ("jobs_follow_put_and_delete", jobs_follow_put_and_delete),
     ("instance_filters", instance_filters),
+    ("time_filters", time_filters),
     ("listing_pages", listing_pages),
     ("deep_region_pages", deep_region_pages),
     (
@@ -87,6 +88,7 @@ macro_rules! store_conformance_tests {
             upsert_keeps_creation_order,
             jobs_follow_put_and_delete,
             instance_filters,
+            time_filters,
             listing_pages,
             deep_region_pages,
             deep_pages_while_membership_changes,
@@ -157,6 +159,7 @@ pub fn sample_instance(account_id: i64, id: &str) -> Instance {
         security_group_ids: vec!["sg-bp1".into()],
         vswitch_id: "vsw-bp1".into(),
         dedicated_host_id: None,
+        stopped_charging: false,
     }
 }
 
@@ -809,6 +812,94 @@ pub fn instance_filters(store: Arc<dyn Store>) {
             ..base
         },
         &["i-f2"],
+    );
+}
+
+/// Creation and expiry bounds: inclusive, by the minute (seconds inside the bound's minute
+/// match), combined with each other and with the other filters, and pay-as-you-go instances
+/// expire at ECS's conventional far-off date.
+pub fn time_filters(store: Arc<dyn Store>) {
+    let a = new_account(&*store, "times").id;
+    let mut early = sample_instance(a, "i-t-early");
+    early.creation_time = at("2026-03-01T10:00:00Z");
+    let mut mid = sample_instance(a, "i-t-mid");
+    mid.creation_time = at("2026-03-01T10:05:42.250Z");
+    mid.charge_type = ChargeType::PrePaid;
+    mid.subscription = Some(subscription(at("2026-04-01T10:05:00Z")));
+    let mut late = sample_instance(a, "i-t-late");
+    late.creation_time = at("2026-03-02T00:00:00Z");
+    late.charge_type = ChargeType::PrePaid;
+    late.subscription = Some(subscription(at("2027-03-02T00:00:00Z")));
+    late.status = InstanceStatus::Stopped;
+    put_instances(&*store, vec![early, mid, late]);
+
+    let base = InstanceFilter {
+        account_id: a,
+        ..Default::default()
+    };
+    let range = |from: Option<&str>, to: Option<&str>| TimeRange {
+        from: from.map(at),
+        to: to.map(at),
+    };
+    let check = |filter: InstanceFilter, want: &[&str]| {
+        let what = format!("{filter:?}");
+        let listing = list_instances(
+            &*store,
+            filter,
+            Page::Offset {
+                offset: 0,
+                limit: 10,
+            },
+        );
+        assert_eq!(ids(&listing.items), strs(want), "{what}");
+        assert_eq!(listing.total, want.len() as u64, "total of {what}");
+    };
+    let created = |from, to| InstanceFilter {
+        created: range(from, to),
+        ..base.clone()
+    };
+    let expires = |from, to| InstanceFilter {
+        expires: range(from, to),
+        ..base.clone()
+    };
+    check(
+        created(Some("2026-03-01T10:05:00Z"), None),
+        &["i-t-mid", "i-t-late"],
+    );
+    check(
+        created(None, Some("2026-03-01T10:05:00Z")),
+        &["i-t-early", "i-t-mid"],
+    );
+    check(
+        created(Some("2026-03-01T10:01:00Z"), Some("2026-03-01T23:59:00Z")),
+        &["i-t-mid"],
+    );
+    check(created(Some("2026-03-03T00:00:00Z"), None), &[]);
+    check(expires(None, Some("2026-04-01T10:05:00Z")), &["i-t-mid"]);
+    check(
+        expires(Some("2026-04-01T10:06:00Z"), None),
+        &["i-t-early", "i-t-late"],
+    );
+    check(
+        expires(None, Some("2099-01-01T00:00:00Z")),
+        &["i-t-mid", "i-t-late"],
+    );
+    check(
+        InstanceFilter {
+            created: range(Some("2026-03-01T10:05:00Z"), None),
+            expires: range(Some("2026-05-01T00:00:00Z"), None),
+            status: Some("Stopped".into()),
+            ..base.clone()
+        },
+        &["i-t-late"],
+    );
+    check(
+        InstanceFilter {
+            created: range(Some("2026-03-01T10:05:00Z"), None),
+            status: Some("Running".into()),
+            ..base
+        },
+        &["i-t-mid"],
     );
 }
 

@@ -463,6 +463,7 @@ mod tests {
             security_group_ids: vec![],
             vswitch_id: String::new(),
             dedicated_host_id: None,
+            stopped_charging: false,
         }
     }
 

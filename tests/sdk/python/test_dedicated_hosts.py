@@ -60,6 +60,21 @@ def test_allocate_subscription_host(sdk):
     parse_minute(host["ExpiredTime"])
 
 
+@pytest.mark.parametrize("period", [24, 36, 60, 4])
+def test_allocate_auto_renew_period_is_one_of_1_2_3_6_12_months(sdk, period):
+    """AllocateDedicatedHosts documents 1, 2, 3, 6 and 12 months, in its own wording (RunInstances
+    allows more and words the error differently)."""
+    before = len(hosts_of(sdk.call("DescribeDedicatedHosts", RegionId=REGION, PageSize=100)))
+    expect_error(sdk.call, "AllocateDedicatedHosts", RegionId=REGION, DedicatedHostType="ddh.g7",
+                 ChargeType="PrePaid", Period=1, AutoRenew=True, AutoRenewPeriod=period,
+                 code="InvalidAutoRenewPeriod.ValueNotSupported", status=400,
+                 message="The specified autoRenewPeriod is not valid.")
+    after = len(hosts_of(sdk.call("DescribeDedicatedHosts", RegionId=REGION, PageSize=100)))
+    assert after == before, "a refused AllocateDedicatedHosts created a host"
+    ok = allocate_hosts(sdk, ChargeType="PrePaid", Period=1, AutoRenew=True, AutoRenewPeriod=12)
+    assert len(ok) == 1
+
+
 def test_release_host(sdk):
     hid, keep = allocate_hosts(sdk, quantity=2)
     resp = sdk.call("ReleaseDedicatedHost", RegionId=REGION, DedicatedHostId=hid)

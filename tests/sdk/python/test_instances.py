@@ -162,6 +162,43 @@ def test_describe_filters_by_tags(server):
     assert listed_ids(sdk, Tag=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "b"}]) == []
 
 
+def test_describe_filters_by_creation_and_expiry_time(classic, tea, admin):
+    """Filter.N.Key/Value with CreationStartTime/CreationEndTime/ExpiredStartTime/ExpiredEndTime
+    (yyyy-MM-ddTHH:mmZ, bounds inclusive, by the minute as answers show the times): the classic
+    SDK sends them as Filter1Key/Filter1Value..., the Tea SDK as a list of Filter objects."""
+    from alibabacloud_ecs20140526.models import DescribeInstancesRequestFilter as TeaFilter
+
+    early = run_instances(classic)[0]
+    admin.advance(3600)
+    late = run_prepaid(classic, months=1)[0]
+    created_early = parse_minute(describe(classic, early)["CreationTime"])
+    created_late = parse_minute(describe(classic, late)["CreationTime"])
+    expires_late = parse_minute(describe(classic, late)["ExpiredTime"])
+
+    def classic_ids(*pairs):
+        params = {}
+        for n, (key, value) in enumerate(pairs, start=1):
+            params[f"Filter{n}Key"], params[f"Filter{n}Value"] = key, value
+        return listed_ids(classic, **params)
+
+    assert classic_ids(("CreationStartTime", fmt_out(created_late))) == [late]
+    assert classic_ids(("CreationEndTime", fmt_out(created_early))) == [early]
+    assert classic_ids(("CreationStartTime", fmt_out(created_early)),
+                       ("CreationEndTime", fmt_out(created_late))) == [early, late]
+    assert classic_ids(("CreationStartTime", fmt_out(created_late + timedelta(minutes=1)))) == []
+    # A pay-as-you-go instance shows (and is filtered by) ECS's far-off expiry.
+    assert classic_ids(("ExpiredEndTime", fmt_out(expires_late))) == [late]
+    assert classic_ids(("ExpiredStartTime", fmt_out(expires_late + timedelta(minutes=1)))) == [early]
+    tea_ids = listed_ids(tea, Filter=[TeaFilter(key="CreationStartTime", value=fmt_out(created_late)),
+                                      TeaFilter(key="ExpiredEndTime", value=fmt_out(expires_late))])
+    assert tea_ids == [late]
+
+    expect_error(classic.call, "DescribeInstances", RegionId=REGION, Filter1Key="LaunchTime",
+                 Filter1Value=fmt_out(created_early), code="InvalidFilterKey.NotFound", status=404)
+    expect_error(classic.call, "DescribeInstances", RegionId=REGION, Filter1Key="CreationStartTime",
+                 Filter1Value="yesterday", code="InvalidParameter", status=400)
+
+
 def test_describe_unknown_status_is_invalid_status_not_found(sdk):
     expect_error(sdk.call, "DescribeInstances", RegionId=REGION, Status="Sleeping",
                  code="InvalidStatus.NotFound", status=404)
@@ -338,6 +375,51 @@ def test_stop_with_force_stop(sdk):
     iid = run_instances(sdk)[0]
     sdk.call("StopInstance", InstanceId=iid, ForceStop=True)
     assert describe(sdk, iid)["Status"] == "Stopped"
+
+
+def test_stop_charging_mode_is_shown_until_started_again(sdk):
+    iid = run_instances(sdk)[0]
+    assert describe(sdk, iid)["StoppedMode"] == "Not-applicable"
+    sdk.call("StopInstance", InstanceId=iid, StoppedMode="StopCharging")
+    assert describe(sdk, iid)["StoppedMode"] == "StopCharging"
+    sdk.call("StartInstance", InstanceId=iid)
+    assert describe(sdk, iid)["StoppedMode"] == "Not-applicable"
+    sdk.call("StopInstance", InstanceId=iid, StoppedMode="KeepCharging")
+    assert describe(sdk, iid)["StoppedMode"] == "KeepCharging"
+
+
+def test_subscription_keeps_charging_when_stopped(sdk):
+    iid = run_prepaid(sdk)[0]
+    sdk.call("StopInstance", InstanceId=iid, StoppedMode="StopCharging")
+    got = describe(sdk, iid)
+    assert got["Status"] == "Stopped" and got["StoppedMode"] == "KeepCharging", got
+
+
+def test_unknown_stopped_mode_is_invalid_parameter_and_stops_nothing(sdk):
+    iid = run_instances(sdk)[0]
+    expect_error(sdk.call, "StopInstance", InstanceId=iid, StoppedMode="Sometimes",
+                 code="InvalidParameter", status=400)
+    assert describe(sdk, iid)["Status"] == "Running"
+
+
+@pytest.mark.parametrize("action,flag,stopped_first", [
+    ("StopInstance", "ForceStop", False), ("StopInstance", "ConfirmStop", False),
+    ("StartInstance", "InitLocalDisk", True), ("DeleteInstance", "ForceStop", True),
+])
+def test_flags_that_change_nothing_here_must_still_be_booleans(classic, action, flag, stopped_first):
+    iid = run_instances(classic)[0]
+    if stopped_first:
+        classic.call("StopInstance", InstanceId=iid)
+    status = describe(classic, iid)["Status"]
+    expect_error(classic.call, action, InstanceId=iid, **{flag: "zz"}, code="InvalidParameter", status=400)
+    assert describe(classic, iid)["Status"] == status, f"{action} with {flag}=zz changed the instance"
+
+
+def test_delete_instances_force_stop_must_be_a_boolean(classic):
+    iid = run_instances(classic)[0]
+    expect_error(classic.call, "DeleteInstances", RegionId=REGION, InstanceId=[iid], Force=True, ForceStop="zz",
+                 code="InvalidParameter", status=400)
+    assert describe(classic, iid) is not None
 
 
 # -- ModifyInstanceAttribute --------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 
 from harness import (
     DEFAULT_AK, REGION, add_months, allocate_hosts, describe, describe_host, expect_error, floor_minute,
-    fmt_in, fmt_out, lock_reasons, mentions, parse_minute, parse_rfc3339, run_instances, run_prepaid,
+    fmt_in, fmt_out, lock_reasons, mentions, renew_attr, parse_minute, parse_rfc3339, run_instances, run_prepaid,
 )
 
 UTC8 = timezone(timedelta(hours=8))
@@ -435,16 +435,25 @@ def test_expired_subscription_can_be_released_with_terminate_subscription(sdk, a
     assert describe(sdk, iid) is None, "DeleteInstance TerminateSubscription=true did not release the expired instance"
 
 
-def test_auto_renew_attribute_of_an_expired_locked_instance_is_incorrect_instance_status(sdk, admin):
-    """Seed 002's IncorrectInstanceStatus row: an expired, financially locked subscription."""
+def test_auto_renew_attribute_of_an_expired_locked_instance_is_kept_but_renews_nothing(sdk, admin):
+    """The reference's charge-type table allows both auto-renew calls on an expired subscription.
+    Retries end at expiry, so the setting is recorded and the instance is still released after
+    the grace period."""
     goto_next_utc_hour(admin, 20)
+    admin.set_balance(DEFAULT_AK, PLENTY)
     iid = run_prepaid(sdk, months=1)[0]
     expired = parse_minute(describe(sdk, iid)["ExpiredTime"])
     admin.advance_to(expired)
     assert "financial" in state(sdk, iid)["locks"]
-    expect_error(sdk.call, "ModifyInstanceAutoRenewAttribute", RegionId=REGION, InstanceId=iid,
-                 AutoRenew=True, Duration=1, code="IncorrectInstanceStatus", status=403,
-                 message="The current status of the resource does not support this operation.")
+    sdk.call("ModifyInstanceAutoRenewAttribute", RegionId=REGION, InstanceId=iid, AutoRenew=True, Duration=1)
+    attr = renew_attr(sdk, iid)
+    assert attr["AutoRenewEnabled"] is True and attr["RenewalStatus"] == "AutoRenewal", attr
+    balance = admin.balance(DEFAULT_AK)
+    admin.advance_to(expired + GRACE - timedelta(seconds=1))
+    assert admin.balance(DEFAULT_AK) == balance, "an expired subscription was charged"
+    assert "financial" in state(sdk, iid)["locks"]
+    admin.advance(1)
+    assert describe(sdk, iid) is None, "the expired instance was not released after the grace period"
 
 
 # -- one advance across several due times: every action runs, in due order, none skipped ---------
@@ -470,10 +479,15 @@ def test_one_jump_over_two_renewal_dates_renews_twice(sdk, admin):
     admin.advance_to(renewal_time(expired))
     month_price = PLENTY - admin.balance(DEFAULT_AK)
     assert month_price > 0
-    # from just after the first renewal, jump over the next two renewal dates at once
-    target = add_months(expired, 2) + timedelta(days=1)
+    # from just after the first renewal, jump over the next two renewal dates at once. Each
+    # renewal moves the current ExpiredTime by a month, so month ends clamp step by step
+    # (Jan 31 -> Feb 28 -> Mar 28), unlike adding three months to the first date at once.
+    ends = [expired]
+    for _ in range(3):
+        ends.append(add_months(ends[-1], 1))
+    target = ends[2] + timedelta(days=1)
     resp = admin.advance_to(target)
-    want = fmt_out(add_months(expired, 3))
+    want = fmt_out(ends[3])
     assert state(sdk, iid) == {"Status": "Running", "ExpiredTime": want, "locks": []}, (
         f"after one advance over two renewal dates: expected ExpiredTime {want}, got {state(sdk, iid)}")
     assert PLENTY - admin.balance(DEFAULT_AK) == 3 * month_price, "expected exactly three monthly charges in all"

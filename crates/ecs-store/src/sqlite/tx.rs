@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ecs_domain::lifecycle::{host_due, instance_due, ActionKind, Due};
-use ecs_domain::model::{AccessKey, Account, DedicatedHost, Instance, LockReason};
+use ecs_domain::model::{
+    post_paid_expired_time, AccessKey, Account, DedicatedHost, Instance, LockReason,
+};
 use ecs_domain::Money;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
@@ -15,7 +17,7 @@ use super::positions::{Anchors, PagePositions, STRIDE};
 use super::DbResult;
 use crate::{
     Event, HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent, Page,
-    ResourceKind, StoreError, StoreResult, StoreTx,
+    ResourceKind, StoreError, StoreResult, StoreTx, TimeRange,
 };
 
 /// The transaction handle given to closures. The caller owns BEGIN/COMMIT (or the savepoint);
@@ -439,6 +441,8 @@ fn region_only(f: &InstanceFilter) -> Option<&str> {
         lock_reason,
         host_id,
         tags,
+        created,
+        expires,
     } = f;
     let unfiltered = ids.is_none()
         && zone_id.is_none()
@@ -447,7 +451,9 @@ fn region_only(f: &InstanceFilter) -> Option<&str> {
         && name.is_none()
         && lock_reason.is_none()
         && host_id.is_none()
-        && tags.is_empty();
+        && tags.is_empty()
+        && created.is_open()
+        && expires.is_open();
     region_id.as_deref().filter(|_| unfiltered)
 }
 
@@ -492,7 +498,32 @@ fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
         }
         c.sql.push(')');
     }
+    // Like tags, the times live in the JSON; minutes, because answers show them by the minute.
+    // A pay-as-you-go instance never expires and shows ECS's conventional far-off date, so
+    // that is what its expiry is compared as.
+    time_bounds(
+        &mut c,
+        "unixepoch(json_extract(data, '$.creation_time'))",
+        &f.created,
+    );
+    time_bounds(
+        &mut c,
+        &format!(
+            "coalesce(unixepoch(json_extract(data, '$.subscription.expired_time')), {})",
+            post_paid_expired_time().timestamp()
+        ),
+        &f.expires,
+    );
     Some(c)
+}
+
+fn time_bounds(c: &mut Conditions, seconds: &str, range: &TimeRange) {
+    for (bound, op) in [(range.from, ">="), (range.to, "<=")] {
+        if let Some(t) = bound {
+            c.sql.push_str(&format!(" AND {seconds} / 60 {op} ?"));
+            c.args.push(Value::Integer(t.timestamp().div_euclid(60)));
+        }
+    }
 }
 
 fn host_conditions(f: &HostFilter) -> Option<Conditions> {

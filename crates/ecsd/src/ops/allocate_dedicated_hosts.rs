@@ -33,7 +33,15 @@ const BILLING_ROWS: BillingRows = BillingRows {
     invalid_charge_type: INVALID_CHARGE_TYPE,
     malformed_release_time: MALFORMED_RELEASE_TIME,
     release_time_for_subscription: RELEASE_TIME_FOR_SUBSCRIPTION,
+    invalid_auto_renew_period: INVALID_AUTO_RENEW_PERIOD,
+    // AllocateDedicatedHosts documents 1, 2, 3, 6 and 12 months.
+    auto_renew_months: &[1, 2, 3, 6, 12],
 };
+const INVALID_AUTO_RENEW_PERIOD: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidAutoRenewPeriod.ValueNotSupported",
+    "The specified autoRenewPeriod is not valid.",
+);
 const MALFORMED_RELEASE_TIME: ErrorCode = ErrorCode::new(
     400,
     "InvalidAutoReleaseTime.Malformed",

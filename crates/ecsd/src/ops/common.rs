@@ -8,7 +8,7 @@ use ecs_domain::lifecycle::new_subscription;
 use ecs_domain::model::{
     ChargeType, Instance, PeriodUnit, RenewalSettings, RenewalStatus, Subscription,
 };
-use ecs_domain::rules::{subscription_periods, AUTO_RENEW_PERIODS};
+use ecs_domain::rules::subscription_periods;
 use ecs_domain::time::ReleaseTimeError;
 use ecs_domain::{ApiError, ErrorCode};
 use ecs_store::{IdempotentAnswer, NewEvent, ResourceKind, StoreTx, TxResult};
@@ -231,19 +231,17 @@ pub const INVALID_PERIOD_UNIT: ErrorCode = ErrorCode::new(
     "InvalidPeriodUnit.ValueNotSupported",
     "The specified parameter PeriodUnit is not valid.",
 );
-pub const INVALID_AUTO_RENEW_PERIOD: ErrorCode = ErrorCode::new(
-    400,
-    "InvalidAutoRenewPeriod.ValueNotSupported",
-    "The specified autoRenewPeriod is invalid.",
-);
 
 /// How a new resource is billed: its subscription (PrePaid) or its auto-release time
 /// (PostPaid). The rows are the creating operation's own: an unknown charge type, a refused
-/// release time, and a release time sent for a subscription.
+/// release time, a release time sent for a subscription, and an auto-renew period outside
+/// `auto_renew_months` (the operations document different sets and wordings).
 pub struct BillingRows {
     pub invalid_charge_type: ErrorCode,
     pub malformed_release_time: ErrorCode,
     pub release_time_for_subscription: ErrorCode,
+    pub invalid_auto_renew_period: ErrorCode,
+    pub auto_renew_months: &'static [u32],
 }
 
 pub struct Billing {
@@ -262,7 +260,7 @@ pub fn billing(ctx: &OpCtx, charge_param: &str, rows: &BillingRows) -> Result<Bi
     .unwrap_or(ChargeType::PostPaid);
     let subscription = match charge_type {
         ChargeType::PrePaid => {
-            let p = subscription_params(ctx)?;
+            let p = subscription_params(ctx, rows)?;
             Some(
                 new_subscription(ctx.now, p.period, p.unit, p.renewal)
                     .ok_or_else(|| INVALID_PERIOD.err())?,
@@ -281,7 +279,7 @@ pub fn billing(ctx: &OpCtx, charge_param: &str, rows: &BillingRows) -> Result<Bi
     })
 }
 
-fn subscription_params(ctx: &OpCtx) -> Result<SubscriptionParams, ApiError> {
+fn subscription_params(ctx: &OpCtx, rows: &BillingRows) -> Result<SubscriptionParams, ApiError> {
     let unit = match ctx.params.non_empty("PeriodUnit") {
         None => PeriodUnit::Month,
         Some(raw) => PeriodUnit::parse(raw).ok_or_else(|| INVALID_PERIOD_UNIT.err())?,
@@ -297,7 +295,7 @@ fn subscription_params(ctx: &OpCtx) -> Result<SubscriptionParams, ApiError> {
     let auto_renew = ctx.params.bool("AutoRenew")?.unwrap_or(false);
     // Auto-renew periods count in the subscription's own unit, as RunInstances documents.
     let allowed: &[u32] = match unit {
-        PeriodUnit::Month => AUTO_RENEW_PERIODS,
+        PeriodUnit::Month => rows.auto_renew_months,
         PeriodUnit::Week => &[1, 2, 3],
         PeriodUnit::Year => &[1, 2, 3, 4, 5],
     };
@@ -306,7 +304,7 @@ fn subscription_params(ctx: &OpCtx) -> Result<SubscriptionParams, ApiError> {
         Some(n) => u32::try_from(n)
             .ok()
             .filter(|n| allowed.contains(n))
-            .ok_or_else(|| INVALID_AUTO_RENEW_PERIOD.err())?,
+            .ok_or_else(|| rows.invalid_auto_renew_period.err())?,
     };
     Ok(SubscriptionParams {
         period,

@@ -54,6 +54,8 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let id = required(ctx, "InstanceId")?.to_string();
     let region = optional_region(ctx)?;
     let force = ctx.params.bool("Force")?.unwrap_or(false);
+    // Accepted for compatibility (a released instance needs no stopping), but still a boolean.
+    ctx.params.bool("ForceStop")?;
     let terminate = ctx.params.bool("TerminateSubscription")?.unwrap_or(false);
     let dry = ctx.params.bool("DryRun")?.unwrap_or(false);
     let (account, now) = (ctx.account_id, ctx.now);

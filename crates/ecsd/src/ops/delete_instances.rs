@@ -44,6 +44,8 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let mut seen = std::collections::HashSet::new();
     ids.retain(|id| seen.insert(id.clone()));
     let force = ctx.params.bool("Force")?.unwrap_or(false);
+    // Accepted for compatibility (a released instance needs no stopping), but still a boolean.
+    ctx.params.bool("ForceStop")?;
     let terminate = ctx.params.bool("TerminateSubscription")?.unwrap_or(false);
     let dry = ctx.params.bool("DryRun")?.unwrap_or(false);
     let token = client_token(ctx)?;

@@ -2,9 +2,10 @@
 
 use ecs_domain::error::common::invalid_parameter;
 use ecs_domain::model::{ChargeType, Instance, InstanceStatus, LockReason};
+use ecs_domain::time::{parse_utc_minute_or_second, truncate_to_minute};
 use ecs_domain::ApiError;
 use ecs_domain::ErrorCode;
-use ecs_store::{InstanceFilter, Page};
+use ecs_store::{InstanceFilter, Page, TimeRange};
 use serde::Serialize;
 use serde::Serializer;
 
@@ -105,6 +106,37 @@ const TAG_MISMATCH: ErrorCode = ErrorCode::new(
     "The specified Tag.n.Key and Tag.n.Value are not match.",
 );
 
+const INVALID_FILTER_KEY: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidFilterKey.NotFound",
+    "The specified filter key is not found.",
+);
+
+/// `Filter.N.Key`/`Filter.N.Value`: bounds on the creation and expiry times. A key sent with no
+/// value bounds nothing.
+fn time_filters(ctx: &OpCtx) -> Result<(TimeRange, TimeRange), ApiError> {
+    let (mut created, mut expires) = (TimeRange::default(), TimeRange::default());
+    for (n, fields) in ctx.params.object_list("Filter") {
+        let Some(key) = fields.get("Key").filter(|k| !k.is_empty()) else {
+            continue;
+        };
+        let bound = match *key {
+            "CreationStartTime" => &mut created.from,
+            "CreationEndTime" => &mut created.to,
+            "ExpiredStartTime" => &mut expires.from,
+            "ExpiredEndTime" => &mut expires.to,
+            _ => return Err(INVALID_FILTER_KEY.err()),
+        };
+        let Some(raw) = fields.get("Value").filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let at = parse_utc_minute_or_second(raw)
+            .ok_or_else(|| invalid_parameter(&format!("Filter.{n}.Value")))?;
+        *bound = Some(truncate_to_minute(at));
+    }
+    Ok((created, expires))
+}
+
 /// `Tag.N.Key` (with an optional `Tag.N.Value`): every pair must match.
 fn tag_filter(ctx: &OpCtx) -> Result<Vec<(String, Option<String>)>, ecs_domain::ApiError> {
     let pairs = ctx.params.object_list("Tag");
@@ -142,6 +174,7 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
         .map(|r| r.as_str().to_string());
     let paging = paging(ctx)?;
     let tags = tag_filter(ctx)?;
+    let (created, expires) = time_filters(ctx)?;
     let filter = InstanceFilter {
         account_id: ctx.account_id,
         region_id: Some(region),
@@ -153,6 +186,8 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
         lock_reason,
         host_id: ctx.params.non_empty("DedicatedHostId").map(str::to_string),
         tags,
+        created,
+        expires,
     };
     let page = paging.page();
     let listing = ctx

@@ -112,10 +112,6 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
                     .subscription
                     .as_mut()
                     .ok_or_else(|| INCORRECT_STATUS.err())?;
-                if sub.expiry_release_time.is_some() {
-                    // Expired and locked: only a manual renewal can bring it back.
-                    return Err(INCORRECT_STATUS.err().into());
-                }
                 let settings = renewal_settings(
                     sub.renewal,
                     duration_p,

@@ -3,6 +3,7 @@
 
 use ecs_domain::error::common::DRY_RUN_OPERATION;
 use ecs_domain::model::{Instance, InstanceStatus};
+use ecs_domain::rules::AUTO_RENEW_PERIODS;
 use ecs_domain::ErrorCode;
 use serde_json::json;
 
@@ -34,7 +35,15 @@ const BILLING_ROWS: BillingRows = BillingRows {
     invalid_charge_type: INVALID_CHARGE_TYPE,
     malformed_release_time: MALFORMED_RELEASE_TIME,
     release_time_for_subscription: RELEASE_TIME_FOR_SUBSCRIPTION,
+    invalid_auto_renew_period: INVALID_AUTO_RENEW_PERIOD,
+    // The current RunInstances documentation.
+    auto_renew_months: AUTO_RENEW_PERIODS,
 };
+const INVALID_AUTO_RENEW_PERIOD: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidAutoRenewPeriod.ValueNotSupported",
+    "The specified autoRenewPeriod is invalid.",
+);
 const MALFORMED_RELEASE_TIME: ErrorCode = ErrorCode::new(
     400,
     "InvalidAutoReleaseTime.Malformed",
@@ -111,6 +120,7 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         security_group_ids,
         vswitch_id: ctx.params.get("VSwitchId").unwrap_or_default().to_string(),
         dedicated_host_id: host_id.clone(),
+        stopped_charging: false,
     };
     let fingerprint = fingerprint(ctx);
     let account = ctx.account_id;

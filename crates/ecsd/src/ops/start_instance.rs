@@ -23,6 +23,8 @@ const EXPIRED: ErrorCode = ErrorCode::new(
 async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let id = required(ctx, "InstanceId")?.to_string();
     let region = optional_region(ctx)?;
+    // No local disks to initialize, but the flag must be a boolean.
+    ctx.params.bool("InitLocalDisk")?;
     let dry = ctx.params.bool("DryRun")?.unwrap_or(false);
     let (account, now) = (ctx.account_id, ctx.now);
     ctx.app
@@ -36,6 +38,7 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
                 return Err(DRY_RUN_OPERATION.err().into());
             }
             instance.status = InstanceStatus::Running;
+            instance.stopped_charging = false;
             instance.start_time = Some(now);
             tx.put_instance(&instance)?;
             Ok(())

@@ -1,7 +1,7 @@
 //! StopInstance: a running instance becomes Stopped.
 
-use ecs_domain::error::common::DRY_RUN_OPERATION;
-use ecs_domain::model::InstanceStatus;
+use ecs_domain::error::common::{invalid_parameter, DRY_RUN_OPERATION};
+use ecs_domain::model::{ChargeType, InstanceStatus};
 use ecs_domain::rules::{check_stop, PowerRefusal};
 use ecs_domain::ErrorCode;
 
@@ -23,7 +23,14 @@ const EXPIRED_OR_IN_ARREARS: ErrorCode = ErrorCode::new(
 async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let id = required(ctx, "InstanceId")?.to_string();
     let region = optional_region(ctx)?;
+    // No disks or guests to stop here, so these change nothing, but they must be booleans.
     ctx.params.bool("ForceStop")?;
+    ctx.params.bool("ConfirmStop")?;
+    let stop_charging = match ctx.params.non_empty("StoppedMode") {
+        None | Some("KeepCharging") => false,
+        Some("StopCharging") => true,
+        Some(_) => return Err(invalid_parameter("StoppedMode")),
+    };
     let dry = ctx.params.bool("DryRun")?.unwrap_or(false);
     let account = ctx.account_id;
     ctx.app
@@ -37,6 +44,10 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
                 return Err(DRY_RUN_OPERATION.err().into());
             }
             instance.status = InstanceStatus::Stopped;
+            // Economical mode exists for pay-as-you-go instances only; a subscription is paid
+            // for whether it runs or not, so it keeps charging.
+            instance.stopped_charging =
+                stop_charging && instance.charge_type == ChargeType::PostPaid;
             tx.put_instance(&instance)?;
             Ok(())
         })

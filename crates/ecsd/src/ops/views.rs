@@ -146,10 +146,10 @@ impl<'a> InstanceView<'a> {
             expired_time: format_minute(expired),
             auto_release_time: format_minute_opt(i.auto_release_time),
             deletion_protection: i.deletion_protection,
-            stopped_mode: if i.status == InstanceStatus::Stopped {
-                "KeepCharging"
-            } else {
-                "Not-applicable"
+            stopped_mode: match (i.status, i.stopped_charging) {
+                (InstanceStatus::Stopped, true) => "StopCharging",
+                (InstanceStatus::Stopped, false) => "KeepCharging",
+                _ => "Not-applicable",
             },
             operation_locks: LockList {
                 lock_reason: i
