@@ -24,6 +24,9 @@ pub struct HostType {
 pub struct Region {
     pub id: String,
     pub local_name: String,
+    /// The name DescribeRegions shows for `AcceptLanguage=en-US`; the local name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub english_name: Option<String>,
     pub zones: Vec<String>,
 }
 
@@ -75,9 +78,23 @@ impl Catalog {
     }
 
     pub fn builtin() -> Self {
+        fn english_name(id: &str) -> Option<&'static str> {
+            Some(match id {
+                "cn-hangzhou" => "China (Hangzhou)",
+                "cn-shanghai" => "China (Shanghai)",
+                "cn-beijing" => "China (Beijing)",
+                "cn-shenzhen" => "China (Shenzhen)",
+                "ap-southeast-1" => "Singapore",
+                "us-west-1" => "US (Silicon Valley)",
+                "us-east-1" => "US (Virginia)",
+                "eu-central-1" => "Germany (Frankfurt)",
+                _ => return None,
+            })
+        }
         let region = |id: &str, name: &str, zones: &[&str]| Region {
             id: id.into(),
             local_name: name.into(),
+            english_name: english_name(id).map(str::to_string),
             zones: zones.iter().map(|z| z.to_string()).collect(),
         };
         let regions = vec![

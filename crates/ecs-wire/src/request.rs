@@ -129,8 +129,8 @@ pub struct RpcRequest {
     pub method: String,
     /// Query ∪ form body. For V1 this includes the common parameters (AccessKeyId, Signature…).
     pub params: Params,
-    /// V1: the `Action` parameter, else the `x-acs-action` header. V3: the other way round,
-    /// because only the header is signed.
+    /// V1: the `Action` parameter (signed; the unsigned `x-acs-action` header is not read).
+    /// V3: the `x-acs-action` header, which is signed, else the parameter.
     pub action: Option<String>,
     /// Same precedence as `action`, with `Version` / `x-acs-version`.
     pub version: Option<String>,
@@ -186,7 +186,7 @@ pub fn parse_request(req: &HttpRequest) -> Result<RpcRequest, ApiError> {
     let signed = if let Some(authorization) = req.authorization_v3() {
         parse_v3(req, &params, authorization)?
     } else if params.contains("Signature") {
-        parse_v1(req, &params)?
+        parse_v1(&params)?
     } else if params.non_empty("AccessKeyId").is_none() {
         return Err(missing_parameter("AccessKeyId"));
     } else {
@@ -251,7 +251,7 @@ struct Signed {
     default_format: Format,
 }
 
-fn parse_v1(req: &HttpRequest, params: &Params) -> Result<Signed, ApiError> {
+fn parse_v1(params: &Params) -> Result<Signed, ApiError> {
     let required = |name: &str| {
         params
             .non_empty(name)
@@ -275,13 +275,10 @@ fn parse_v1(req: &HttpRequest, params: &Params) -> Result<Signed, ApiError> {
     let timestamp =
         parse_timestamp(&timestamp).ok_or_else(|| codes::INVALID_TIMESTAMP_FORMAT.err())?;
 
-    // The parameters are signed, the x-acs-* headers are not: parameters win.
-    let pick = |param: &str, header: &str| {
-        params
-            .non_empty(param)
-            .or_else(|| req.header(header).filter(|v| !v.is_empty()))
-            .map(str::to_string)
-    };
+    // Only the parameters are signed. The classic SDK also sends x-acs-action/x-acs-version
+    // headers, but taking the operation from them when the parameter is missing would let an
+    // unsigned header choose what a signed request does.
+    let pick = |param: &str| params.non_empty(param).map(str::to_string);
     Ok(Signed {
         auth: Auth::V1 {
             access_key_id,
@@ -289,8 +286,8 @@ fn parse_v1(req: &HttpRequest, params: &Params) -> Result<Signed, ApiError> {
         },
         nonce,
         timestamp,
-        action: pick("Action", "x-acs-action"),
-        version: pick("Version", "x-acs-version"),
+        action: pick("Action"),
+        version: pick("Version"),
         security_token: params.non_empty("SecurityToken").map(str::to_string),
         // The API docs: XML when Format is absent.
         default_format: Format::Xml,

@@ -324,7 +324,7 @@ fn format_selection() {
 
 #[test]
 fn action_and_version() {
-    // V1 without Action/Version parameters falls back to the x-acs-* headers.
+    // V1 signs only its parameters: the unsigned x-acs-* headers never stand in for them.
     let mut params = v1_params(now(), &[]);
     params.remove("Action");
     params.remove("Version");
@@ -332,8 +332,15 @@ fn action_and_version() {
         .header("x-acs-action", "StopInstance")
         .header("x-acs-version", "2014-05-26");
     let rpc = parse_request(&req.http()).unwrap();
-    assert_eq!(rpc.action().unwrap(), "StopInstance");
-    rpc.check_version().unwrap();
+    let missing_action = rpc.action().unwrap_err();
+    assert_error(&missing_action, 400, "MissingParameter", &missing("Action"));
+    let missing_version = rpc.check_version().unwrap_err();
+    assert_error(
+        &missing_version,
+        400,
+        "MissingParameter",
+        &missing("Version"),
+    );
 
     // …and the signed parameter wins over an unsigned header.
     let params = v1_params(now(), &[]);

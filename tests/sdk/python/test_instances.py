@@ -199,6 +199,15 @@ def test_describe_filters_by_creation_and_expiry_time(classic, tea, admin):
                  Filter1Value="yesterday", code="InvalidParameter", status=400)
 
 
+def test_describe_dry_run_checks_and_answers_dry_run_operation(classic):
+    run_instances(classic)
+    expect_error(classic.call, "DescribeInstances", RegionId=REGION, DryRun=True,
+                 code="DryRunOperation", status=400)
+    expect_error(classic.call, "DescribeInstances", RegionId=REGION, DryRun="yes",
+                 code="InvalidParameter", status=400)
+    assert len(listed_ids(classic, DryRun=False)) == 1
+
+
 def test_describe_unknown_status_is_invalid_status_not_found(sdk):
     expect_error(sdk.call, "DescribeInstances", RegionId=REGION, Status="Sleeping",
                  code="InvalidStatus.NotFound", status=404)

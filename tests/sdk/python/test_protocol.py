@@ -338,3 +338,50 @@ def test_v3_date_more_than_15_minutes_off_is_invalid_timestamp_expired(server, m
     monkeypatch.setattr(Utils, "get_timestamp", staticmethod(lambda: stamp))
     sdk = TeaSdk(server.endpoint)
     expect_error(sdk.call, "DescribeRegions", code="InvalidTimeStamp.Expired", status=400)
+
+
+def v1_signed_query(params: dict) -> str:
+    """A V1 query signed by hand (the SDKs always add Action, which this needs to leave out)."""
+    import base64
+    import hashlib
+    import hmac
+    import urllib.parse
+    import uuid
+    from datetime import datetime, timezone
+    from harness import DEFAULT_SK
+    full = {"AccessKeyId": DEFAULT_AK, "Format": "JSON", "SignatureMethod": "HMAC-SHA1",
+            "SignatureNonce": uuid.uuid4().hex, "SignatureVersion": "1.0",
+            "Timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), **params}
+    enc = lambda s: urllib.parse.quote(str(s), safe="-_.~")  # noqa: E731
+    canonical = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(full.items()))
+    to_sign = "GET&%2F&" + enc(canonical)
+    digest = hmac.new((DEFAULT_SK + "&").encode(), to_sign.encode(), hashlib.sha1).digest()
+    full["Signature"] = base64.b64encode(digest).decode()
+    return urllib.parse.urlencode(full, quote_via=urllib.parse.quote)
+
+
+def test_v1_takes_its_action_only_from_signed_parameters(server):
+    """The classic SDK also sends x-acs-action, unsigned: it must not stand in for Action."""
+    query = v1_signed_query({"Version": "2014-05-26"})
+    status, body = raw(server, "GET", "/?" + query, headers={"x-acs-action": "DescribeRegions"})
+    parsed = json.loads(body)
+    assert (status, parsed.get("Code")) == (400, "MissingParameter"), f"{status}: {body[:300]}"
+    status, body = raw(server, "GET", "/?" + v1_signed_query({"Action": "DescribeRegions", "Version": "2014-05-26"}),
+                       headers={"x-acs-action": "DeleteInstance"})
+    assert status == 200 and "Regions" in json.loads(body), f"{status}: {body[:300]}"
+
+
+def test_oversized_body_gets_an_ecs_error_envelope(server):
+    status, body = raw(server, "POST", "/", b"InstanceName=" + b"x" * (3 * 1024 * 1024),
+                       {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 413, f"3 MiB body: expected 413, got {status}: {body[:200]}"
+    parsed = json.loads(body)
+    assert parsed.get("Code") and UUID_UPPER.match(parsed.get("RequestId", "")), parsed
+
+
+def test_describe_regions_names_in_english_on_request(sdk):
+    regions = sdk.call("DescribeRegions", AcceptLanguage="en-US")["Regions"]["Region"]
+    names = {r["RegionId"]: r["LocalName"] for r in regions}
+    assert names["cn-hangzhou"] == "China (Hangzhou)", names
+    regions = sdk.call("DescribeRegions", AcceptLanguage="zh-CN")["Regions"]["Region"]
+    assert {r["RegionId"]: r["LocalName"] for r in regions}["cn-hangzhou"] == "华东1（杭州）"

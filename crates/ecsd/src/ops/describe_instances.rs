@@ -1,6 +1,6 @@
 //! DescribeInstances: the caller's instances in a region, filtered, by page or by token.
 
-use ecs_domain::error::common::invalid_parameter;
+use ecs_domain::error::common::{invalid_parameter, DRY_RUN_OPERATION};
 use ecs_domain::model::{ChargeType, Instance, InstanceStatus, LockReason};
 use ecs_domain::time::{parse_utc_minute_or_second, truncate_to_minute};
 use ecs_domain::ApiError;
@@ -9,7 +9,7 @@ use ecs_store::{InstanceFilter, Page, TimeRange};
 use serde::Serialize;
 use serde::Serializer;
 
-use super::common::{optional_enum, page_number_and_size, region};
+use super::common::{dry_run, optional_enum, page_number_and_size, region};
 use super::views::InstanceView;
 use super::{Answer, OpCtx, Operation};
 
@@ -175,6 +175,10 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
     let paging = paging(ctx)?;
     let tags = tag_filter(ctx)?;
     let (created, expires) = time_filters(ctx)?;
+    // The Tea SDKs send DryRun with every DescribeInstances.
+    if dry_run(ctx)? {
+        return Err(DRY_RUN_OPERATION.err());
+    }
     let filter = InstanceFilter {
         account_id: ctx.account_id,
         region_id: Some(region),

@@ -29,11 +29,14 @@ const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
 );
 
 async fn run(ctx: &OpCtx<'_>) -> OpResult {
-    if let Some(lang) = ctx.params.non_empty("AcceptLanguage") {
+    let language = ctx.params.non_empty("AcceptLanguage");
+    if let Some(lang) = language {
         if !["zh-CN", "en-US", "ja"].contains(&lang) {
             return Err(INVALID_LANGUAGE.err());
         }
     }
+    // Names are kept in Chinese and English; Japanese ones are not known here.
+    let english = language == Some("en-US");
     if let Some(t) = ctx.params.non_empty("ResourceType") {
         if !["instance", "disk", "reservedinstance", "scu"].contains(&t) {
             return Err(INVALID_RESOURCE_TYPE.err());
@@ -50,7 +53,10 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         .map(|r| {
             json!({
                 "RegionId": r.id,
-                "LocalName": r.local_name,
+                "LocalName": match (&r.english_name, english) {
+                    (Some(name), true) => name,
+                    _ => &r.local_name,
+                },
                 "RegionEndpoint": format!("ecs.{}.aliyuncs.com", r.id),
                 "Status": "available",
             })

@@ -1,15 +1,17 @@
 //! The RPC endpoint: parse, authenticate, dispatch, render. Every answer carries a fresh
 //! RequestId; every failure is an ECS error envelope, never a bare 500.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Body, HttpBody};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use ecs_domain::error::common::{INTERNAL_ERROR, INVALID_REGION_ID};
-use ecs_domain::ApiError;
+use ecs_domain::{ApiError, ErrorCode};
 use ecs_wire::codes::{INVALID_ACTION_NOT_FOUND, SIGNATURE_NONCE_USED};
 use ecs_wire::{
     error_format, new_request_id, parse_request, render_error, render_success, render_success_json,
@@ -28,7 +30,7 @@ pub async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let headers: Vec<(String, String)> = headers
         .iter()
@@ -39,6 +41,22 @@ pub async fn handle(
             )
         })
         .collect();
+    let request_id = new_request_id();
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(e) => {
+            // The format can still come from the query and the headers.
+            let http = HttpRequest {
+                method: method.as_str(),
+                path: uri.path(),
+                query: uri.query(),
+                headers: &headers,
+                body: &[],
+            };
+            let host = http.header("host").unwrap_or(DEFAULT_HOST_ID).to_string();
+            return to_response(render_error(error_format(&http), &request_id, &host, &e));
+        }
+    };
     let http = HttpRequest {
         method: method.as_str(),
         path: uri.path(),
@@ -46,12 +64,54 @@ pub async fn handle(
         headers: &headers,
         body: &body,
     };
-    let request_id = new_request_id();
     let call = match accept(&app, &http) {
         Ok(call) => call,
         Err((format, host, e)) => return to_response(render_error(format, &request_id, &host, &e)),
     };
     to_response(answer(&app, &call, &request_id).await)
+}
+
+/// The largest request body read. ECS calls are a few KB at most; a bigger body is refused in
+/// an error envelope the SDKs can read, rather than by the HTTP layer in plain text.
+const MAX_BODY: usize = 2 * 1024 * 1024;
+/// How long a client may take to send its body once its headers are in. A client that stops
+/// half way gets an answer and the connection back, instead of holding it forever.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+const BODY_TOO_LARGE: ErrorCode = ErrorCode::new(
+    413,
+    "InvalidParameter",
+    "The request body is larger than the 2 MiB this endpoint accepts.",
+);
+const BODY_TIMED_OUT: ErrorCode = ErrorCode::new(
+    408,
+    "RequestTimeout",
+    "The request body was not received in time.",
+);
+const BODY_UNREADABLE: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidParameter",
+    "The request body could not be read.",
+);
+
+async fn read_body(mut body: Body) -> Result<Vec<u8>, ApiError> {
+    let read = async {
+        let mut buf = Vec::new();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame = frame.map_err(|_| BODY_UNREADABLE.err())?;
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > MAX_BODY {
+                    return Err(BODY_TOO_LARGE.err());
+                }
+                buf.extend_from_slice(&data);
+            }
+        }
+        Ok(buf)
+    };
+    tokio::time::timeout(BODY_TIMEOUT, read)
+        .await
+        .unwrap_or_else(|_| Err(BODY_TIMED_OUT.err()))
 }
 
 /// An authenticated call to a known operation.
