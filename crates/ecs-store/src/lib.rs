@@ -236,12 +236,28 @@ pub trait StoreTx {
         answer: &IdempotentAnswer,
     ) -> StoreResult<()>;
 
+    // Signature nonces of committed writes, so that a replayed write is refused after a restart
+    // as well (requests are checked against an in-memory set, filled from here on start).
+    fn record_nonce(
+        &mut self,
+        key_id: &str,
+        nonce: &str,
+        seen_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// `(key id, nonce, seen at)` of every nonce recorded at or after `since`, oldest first.
+    fn nonces_since(
+        &mut self,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, String, DateTime<Utc>)>>;
+    /// Drops nonces recorded before `before`; how many went.
+    fn forget_nonces_before(&mut self, before: DateTime<Utc>) -> StoreResult<u64>;
+
     // Small settings that must survive restarts (the virtual clock's time).
     fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;
     fn put_setting(&mut self, key: &str, value: &str) -> StoreResult<()>;
 
-    /// Removes every resource, job, event and remembered token, and zeroes balances; accounts
-    /// and keys stay.
+    /// Removes every resource, job, event and remembered token, and zeroes balances; accounts,
+    /// keys and signature nonces stay.
     fn reset(&mut self) -> StoreResult<()>;
 }
 

@@ -53,6 +53,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("events_cursor", events_cursor),
     ("idempotency", idempotency),
     ("settings", settings),
+    ("nonces", nonces),
     ("reset_clears_resources", reset_clears_resources),
     ("rollback_on_error", rollback_on_error),
     ("rollback_on_panic", rollback_on_panic),
@@ -97,6 +98,7 @@ macro_rules! store_conformance_tests {
             events_cursor,
             idempotency,
             settings,
+            nonces,
             reset_clears_resources,
             rollback_on_error,
             rollback_on_panic,
@@ -1533,6 +1535,43 @@ pub fn settings(store: Arc<dyn Store>) {
         );
     }
     assert_eq!(read(&*store, |tx| tx.setting("no such setting")), None);
+}
+
+/// Nonces come back by time, oldest first; forgetting drops only older ones; a reset keeps
+/// them; a failed transaction records none.
+pub fn nonces(store: Arc<dyn Store>) {
+    let t = |s: &str| at(s);
+    write(&*store, move |tx| {
+        tx.record_nonce("key-a", "n1", t("2026-06-01T10:00:00Z"))?;
+        tx.record_nonce("key-b", "n1", t("2026-06-01T10:05:00Z"))?;
+        tx.record_nonce("key-a", "n2", t("2026-06-01T10:10:00Z"))?;
+        Ok(())
+    });
+    let failed = store.write(move |tx| {
+        tx.record_nonce("key-a", "lost", t("2026-06-01T10:11:00Z"))?;
+        Err::<(), _>(rejected())
+    });
+    assert!(failed.is_err());
+    write(&*store, |tx| tx.reset());
+    let since = |when: &'static str| {
+        read(&*store, move |tx| tx.nonces_since(at(when)))
+            .into_iter()
+            .map(|(k, n, when)| (k, n, when.to_rfc3339()))
+            .collect::<Vec<_>>()
+    };
+    let row = |k: &str, n: &str, when: &str| (k.to_string(), n.to_string(), at(when).to_rfc3339());
+    assert_eq!(
+        since("2026-06-01T10:05:00Z"),
+        vec![
+            row("key-b", "n1", "2026-06-01T10:05:00Z"),
+            row("key-a", "n2", "2026-06-01T10:10:00Z"),
+        ]
+    );
+    let gone = write(&*store, |tx| {
+        tx.forget_nonces_before(at("2026-06-01T10:05:00Z"))
+    });
+    assert_eq!(gone, 1);
+    assert_eq!(since("2026-01-01T00:00:00Z").len(), 2);
 }
 
 /// Reset empties resources, jobs, events and tokens and zeroes balances; accounts, keys and

@@ -73,6 +73,29 @@ impl App {
         self.nonces.remember(key_id, nonce, real_now)
     }
 
+    /// How long a nonce is remembered: a replay carries its original Timestamp, which the
+    /// signature check accepts up to one window either side of the server's time.
+    pub fn nonce_horizon(real_now: DateTime<Utc>) -> DateTime<Utc> {
+        real_now - ecs_wire::TIMESTAMP_WINDOW * 2
+    }
+
+    /// Fills the in-memory nonce set from the nonces writes recorded in the store (on start,
+    /// before taking calls), so a write carried out before a restart cannot be replayed after.
+    pub fn load_nonces(&self, real_now: DateTime<Utc>) -> Result<usize, ApiError> {
+        let since = Self::nonce_horizon(real_now);
+        let recorded = self.read(move |tx| Ok(tx.nonces_since(since)?))?;
+        for (key_id, nonce, seen_at) in &recorded {
+            self.nonces.remember(key_id, nonce, *seen_at);
+        }
+        Ok(recorded.len())
+    }
+
+    /// Drops recorded nonces too old to matter.
+    pub fn forget_old_nonces(&self, real_now: DateTime<Utc>) -> Result<u64, ApiError> {
+        let before = Self::nonce_horizon(real_now);
+        self.write(move |tx| Ok(tx.forget_nonces_before(before)?))
+    }
+
     /// Runs a transaction, mapping storage failures to `InternalError`.
     pub fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
@@ -160,7 +183,7 @@ impl NonceCache {
 
     fn remember(&self, key_id: &str, nonce: &str, real_now: DateTime<Utc>) -> bool {
         let fingerprint = self.fingerprint(key_id, nonce);
-        let horizon = real_now - ecs_wire::TIMESTAMP_WINDOW * 2;
+        let horizon = App::nonce_horizon(real_now);
         let mut inner = self.inner.lock().unwrap();
         while let Some(&(at, old)) = inner.order.front() {
             if at >= horizon {

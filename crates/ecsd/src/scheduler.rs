@@ -34,6 +34,9 @@ const BATCH: u32 = 2048;
 /// time to carry the work out.
 const TICK: StdDuration = StdDuration::from_millis(200);
 
+/// How often recorded signature nonces older than the signature window are dropped.
+const NONCE_PRUNE_INTERVAL: StdDuration = StdDuration::from_secs(60);
+
 /// One action carried out, as the admin API reports it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActionRecord {
@@ -374,7 +377,17 @@ fn record(job: &Job, happened_at: DateTime<Utc>, outcome: &'static str) -> Actio
 /// Catches up on start, then keeps running due work as the clock moves.
 pub fn spawn(app: Arc<App>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut nonces_pruned = Instant::now();
         loop {
+            if nonces_pruned.elapsed() >= NONCE_PRUNE_INTERVAL {
+                nonces_pruned = Instant::now();
+                let worker = app.clone();
+                let pruned =
+                    tokio::task::spawn_blocking(move || worker.forget_old_nonces(Utc::now())).await;
+                if let Ok(Err(e)) = pruned {
+                    tracing::warn!(error = %e, "could not drop old signature nonces");
+                }
+            }
             {
                 let _guard = app.lifecycle_lock.lock().await;
                 let worker = app.clone();

@@ -113,6 +113,10 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         .ok()
         .filter(|t| !t.is_empty());
     let app = Arc::new(App::new(store, clock, catalog, grace, admin_token));
+    let real_now = chrono::Utc::now();
+    app.forget_old_nonces(real_now)
+        .and_then(|_| app.load_nonces(real_now))
+        .map_err(|e| format!("cannot load the recorded signature nonces: {e}"))?;
 
     // Catch up before taking calls: whatever fell due while ecsd was down is carried out now,
     // in due order, so the first answer already reflects it.

@@ -4,7 +4,10 @@ stored clock can be moved with `ecsd clock advance --offline`."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import urllib.error
+import urllib.request
 from datetime import timedelta
 
 from harness import (
@@ -73,5 +76,44 @@ def test_actions_due_while_stopped_run_once_in_due_order_on_start(request):
         admin.advance(60)
         again = [e for e in admin.events(since=cursor)["events"] if e["action"] == "AutoRelease"]
         assert len(again) == 3, f"expected exactly 3 releases, got {len(again)}: {again}"
+    finally:
+        srv.stop()
+
+
+def fetch(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_a_write_replayed_after_a_crash_is_still_signature_nonce_used(request):
+    """Nonces of committed writes are stored with them: killing ecsd does not let the same
+    signed RunInstances create a second instance."""
+    from aliyunsdkcore.request import RpcRequest
+    from harness import DEFAULT_AK, DEFAULT_SK
+    base = tmpdir("ecsd-restart-nonce-")
+    request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
+    data = base / "data"
+    srv = start_server(data)
+    try:
+        req = RpcRequest("Ecs", "2014-05-26", "RunInstances")
+        req.set_method("GET")
+        req.set_accept_format("JSON")
+        for k, v in {"RegionId": REGION, "InstanceType": "ecs.g7.large", "ImageId": "img-replay"}.items():
+            req.add_query_param(k, v)
+        url = srv.base_url + req.get_url(REGION, DEFAULT_AK, DEFAULT_SK)
+        status, body = fetch(url)
+        assert status == 200, body
+        status, body = fetch(url)
+        assert (status, body.get("Code")) == (400, "SignatureNonceUsed"), body
+        srv.kill9()
+        srv = start_server(data)
+        status, body = fetch(srv.base_url + url[url.index("/?"):])
+        assert (status, body.get("Code")) == (400, "SignatureNonceUsed"), (
+            f"the replay after a restart was not refused: {status} {body}")
+        total = ClassicSdk(srv.endpoint).call("DescribeInstances", RegionId=REGION)["TotalCount"]
+        assert total == 1, f"expected the one instance, found {total}"
     finally:
         srv.stop()

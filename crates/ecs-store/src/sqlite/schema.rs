@@ -10,7 +10,7 @@ use super::DbResult;
 use crate::{StoreError, StoreResult};
 
 /// Entry `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The first schema.
 ///
@@ -175,6 +175,19 @@ const V4: &str = "
 DROP TRIGGER instance_counts_insert;
 DROP TRIGGER instance_counts_delete;
 DROP TRIGGER instance_counts_move;
+";
+
+/// Signature nonces of committed writes, with the (real) time each was seen, so a restart does
+/// not forget which requests were already carried out. Rows are appended in time order and
+/// dropped once out of the signature window, so both indexes grow at their right-hand end.
+const V5: &str = "
+CREATE TABLE nonces (
+    seq     INTEGER PRIMARY KEY,
+    key_id  TEXT NOT NULL,
+    nonce   TEXT NOT NULL,
+    seen_at INTEGER NOT NULL
+);
+CREATE INDEX nonces_by_time ON nonces(seen_at);
 ";
 
 /// The schema version this build writes.

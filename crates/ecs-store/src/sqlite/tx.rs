@@ -1053,6 +1053,53 @@ impl StoreTx for SqliteTx<'_> {
         .map(drop)
     }
 
+    fn record_nonce(
+        &mut self,
+        key_id: &str,
+        nonce: &str,
+        seen_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.writing("record_nonce")?;
+        self.exec(
+            "INSERT INTO nonces (key_id, nonce, seen_at) VALUES (?1, ?2, ?3)",
+            params![key_id, nonce, seen_at.timestamp()],
+        )
+        .map(drop)
+    }
+
+    fn nonces_since(
+        &mut self,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(String, String, DateTime<Utc>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT key_id, nonce, seen_at FROM nonces WHERE seen_at >= ?1 ORDER BY seen_at",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map([since.timestamp()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?))
+            })
+            .db()?;
+        rows.map(|row| {
+            let (key, nonce, at) = row.db()?;
+            let at = DateTime::from_timestamp(at, 0)
+                .ok_or_else(|| StoreError::Backend(format!("nonce time {at} out of range")))?;
+            Ok((key, nonce, at))
+        })
+        .collect()
+    }
+
+    fn forget_nonces_before(&mut self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.writing("forget_nonces_before")?;
+        self.exec(
+            "DELETE FROM nonces WHERE seen_at < ?1",
+            [before.timestamp()],
+        )
+        .map(|n| n as u64)
+    }
+
     fn setting(&mut self, key: &str) -> StoreResult<Option<String>> {
         self.conn
             .prepare_cached("SELECT value FROM settings WHERE key = ?1")

@@ -99,20 +99,19 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     };
     let fingerprint = fingerprint(ctx);
     let account = ctx.account_id;
-    ctx.app
-        .write_async(move |tx| {
-            once_per_token(tx, account, ACTION, token.as_deref(), &fingerprint, |tx| {
-                let mut ids = Vec::with_capacity(quantity as usize);
-                for _ in 0..quantity {
-                    let mut host = template.clone();
-                    host.id = new_resource_id("dh");
-                    tx.put_host(&host)?;
-                    ids.push(host.id);
-                }
-                Ok(object(
-                    json!({ "DedicatedHostIdSets": { "DedicatedHostId": ids } }),
-                ))
-            })
+    ctx.write_async(move |tx| {
+        once_per_token(tx, account, ACTION, token.as_deref(), &fingerprint, |tx| {
+            let mut ids = Vec::with_capacity(quantity as usize);
+            for _ in 0..quantity {
+                let mut host = template.clone();
+                host.id = new_resource_id("dh");
+                tx.put_host(&host)?;
+                ids.push(host.id);
+            }
+            Ok(object(
+                json!({ "DedicatedHostIdSets": { "DedicatedHostId": ids } }),
+            ))
         })
-        .await
+    })
+    .await
 }

@@ -59,15 +59,14 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let terminate = ctx.params.bool("TerminateSubscription")?.unwrap_or(false);
     let dry = ctx.params.bool("DryRun")?.unwrap_or(false);
     let (account, now) = (ctx.account_id, ctx.now);
-    ctx.app
-        .write_async(move |tx| {
-            let instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
-            check(&instance, force, terminate)?;
-            if dry {
-                return Err(DRY_RUN_OPERATION.err().into());
-            }
-            release_instance(tx, &instance, ACTION, None, now)
-        })
-        .await?;
+    ctx.write_async(move |tx| {
+        let instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
+        check(&instance, force, terminate)?;
+        if dry {
+            return Err(DRY_RUN_OPERATION.err().into());
+        }
+        release_instance(tx, &instance, ACTION, None, now)
+    })
+    .await?;
     Ok(empty())
 }

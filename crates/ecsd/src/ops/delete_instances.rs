@@ -51,24 +51,23 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let token = client_token(ctx)?;
     let fingerprint = fingerprint(ctx);
     let (account, now) = (ctx.account_id, ctx.now);
-    ctx.app
-        .write_async(move |tx| {
-            once_per_token(tx, account, ACTION, token.as_deref(), &fingerprint, |tx| {
-                let mut instances = Vec::with_capacity(ids.len());
-                for id in &ids {
-                    let instance = find_instance(tx, account, Some(&region), id, NOT_FOUND)?;
-                    check(&instance, force, terminate)?;
-                    instances.push(instance);
-                }
-                if dry {
-                    return Err(DRY_RUN_SUCCESS.err().into());
-                }
-                for instance in &instances {
-                    release_instance(tx, instance, ACTION, None, now)?;
-                }
-                Ok(empty())
-            })
+    ctx.write_async(move |tx| {
+        once_per_token(tx, account, ACTION, token.as_deref(), &fingerprint, |tx| {
+            let mut instances = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let instance = find_instance(tx, account, Some(&region), id, NOT_FOUND)?;
+                check(&instance, force, terminate)?;
+                instances.push(instance);
+            }
+            if dry {
+                return Err(DRY_RUN_SUCCESS.err().into());
+            }
+            for instance in &instances {
+                release_instance(tx, instance, ACTION, None, now)?;
+            }
+            Ok(empty())
         })
-        .await?;
+    })
+    .await?;
     Ok(empty())
 }

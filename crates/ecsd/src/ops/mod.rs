@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ecs_domain::ApiError;
+use ecs_store::{StoreTx, TxResult};
 use ecs_wire::Params;
 use serde::Serialize;
 use serde_json::Value;
@@ -43,6 +44,41 @@ pub struct OpCtx<'a> {
     /// The server clock when the call arrived.
     pub now: DateTime<Utc>,
     pub params: &'a Params,
+    /// The request's signature nonce, recorded with the operation's writes.
+    pub nonce: Option<RequestNonce<'a>>,
+}
+
+/// A signed request's nonce and when (by the real clock) it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestNonce<'a> {
+    pub key_id: &'a str,
+    pub nonce: &'a str,
+    pub seen_at: DateTime<Utc>,
+}
+
+impl OpCtx<'_> {
+    /// Runs the operation's write transaction (see [`App::write_async`]) and records the
+    /// request's nonce in it, so the write and the proof that this request was carried out
+    /// commit together: after a restart the nonce is loaded again and a replay of the request
+    /// is still refused. A write that fails records nothing.
+    pub async fn write_async<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+    {
+        let nonce = self
+            .nonce
+            .map(|n| (n.key_id.to_owned(), n.nonce.to_owned(), n.seen_at));
+        self.app
+            .write_async(move |tx| {
+                let out = f(tx)?;
+                if let Some((key_id, nonce, seen_at)) = &nonce {
+                    tx.record_nonce(key_id, nonce, *seen_at)?;
+                }
+                Ok(out)
+            })
+            .await
+    }
 }
 
 /// What most operations answer: the fields beside `RequestId`.

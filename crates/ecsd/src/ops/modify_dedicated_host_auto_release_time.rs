@@ -38,19 +38,18 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
     let at = release_time(ctx, MALFORMED_RELEASE_TIME)?;
     let account = ctx.account_id;
-    ctx.app
-        .write_async(move |tx| {
-            let mut host = match tx.host(account, &id)? {
-                Some(h) if h.region_id == region => h,
-                _ => return Err(NO_SUCH_RESOURCE.err().into()),
-            };
-            if host.charge_type != ChargeType::PostPaid {
-                return Err(CHARGE_TYPE_VIOLATION.err().into());
-            }
-            host.auto_release_time = at;
-            tx.put_host(&host)?;
-            Ok(())
-        })
-        .await?;
+    ctx.write_async(move |tx| {
+        let mut host = match tx.host(account, &id)? {
+            Some(h) if h.region_id == region => h,
+            _ => return Err(NO_SUCH_RESOURCE.err().into()),
+        };
+        if host.charge_type != ChargeType::PostPaid {
+            return Err(CHARGE_TYPE_VIOLATION.err().into());
+        }
+        host.auto_release_time = at;
+        tx.put_host(&host)?;
+        Ok(())
+    })
+    .await?;
     Ok(empty())
 }

@@ -16,21 +16,20 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let name = ctx.params.non_empty("InstanceName").map(str::to_string);
     let description = ctx.params.get("Description").map(str::to_string);
     let account = ctx.account_id;
-    ctx.app
-        .write_async(move |tx| {
-            let mut instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
-            if let Some(p) = protection {
-                instance.deletion_protection = p;
-            }
-            if let Some(n) = name {
-                instance.name = n;
-            }
-            if let Some(d) = description {
-                instance.description = d;
-            }
-            tx.put_instance(&instance)?;
-            Ok(())
-        })
-        .await?;
+    ctx.write_async(move |tx| {
+        let mut instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
+        if let Some(p) = protection {
+            instance.deletion_protection = p;
+        }
+        if let Some(n) = name {
+            instance.name = n;
+        }
+        if let Some(d) = description {
+            instance.description = d;
+        }
+        tx.put_instance(&instance)?;
+        Ok(())
+    })
+    .await?;
     Ok(empty())
 }

@@ -35,17 +35,15 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = optional_region(ctx)?;
     let at = release_time(ctx, MALFORMED_RELEASE_TIME)?;
     let account = ctx.account_id;
-    ctx.app
-        .write_async(move |tx| {
-            let mut instance =
-                find_instance(tx, account, region.as_deref(), &id, NO_SUCH_RESOURCE)?;
-            if instance.charge_type != ChargeType::PostPaid {
-                return Err(CHARGE_TYPE_VIOLATION.err().into());
-            }
-            instance.auto_release_time = at;
-            tx.put_instance(&instance)?;
-            Ok(())
-        })
-        .await?;
+    ctx.write_async(move |tx| {
+        let mut instance = find_instance(tx, account, region.as_deref(), &id, NO_SUCH_RESOURCE)?;
+        if instance.charge_type != ChargeType::PostPaid {
+            return Err(CHARGE_TYPE_VIOLATION.err().into());
+        }
+        instance.auto_release_time = at;
+        tx.put_instance(&instance)?;
+        Ok(())
+    })
+    .await?;
     Ok(empty())
 }

@@ -93,43 +93,42 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     );
     let account = ctx.account_id;
     let now = ctx.now;
-    ctx.app
-        .write_async(move |tx| {
-            let mut changed = Vec::with_capacity(ids.len());
-            for id in &ids {
-                let mut instance = match tx.instance(account, id)? {
-                    Some(i) if i.region_id == region => i,
-                    _ => {
-                        return Err(INVALID_INSTANCE_ID
-                            .with_message(format!("The specified InstanceId {id} is invalid."))
-                            .into())
-                    }
-                };
-                if instance.charge_type != ChargeType::PrePaid {
-                    return Err(CHARGE_TYPE_VIOLATION.err().into());
+    ctx.write_async(move |tx| {
+        let mut changed = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let mut instance = match tx.instance(account, id)? {
+                Some(i) if i.region_id == region => i,
+                _ => {
+                    return Err(INVALID_INSTANCE_ID
+                        .with_message(format!("The specified InstanceId {id} is invalid."))
+                        .into())
                 }
-                let sub = instance
-                    .subscription
-                    .as_mut()
-                    .ok_or_else(|| INCORRECT_STATUS.err())?;
-                let settings = renewal_settings(
-                    sub.renewal,
-                    duration_p,
-                    unit_p.as_deref(),
-                    status_p.as_deref(),
-                    auto_renew,
-                )
-                .map_err(|_| {
-                    INVALID_DURATION.with_message("The specified parameter Duration is not valid.")
-                })?;
-                set_renewal(sub, settings, now);
-                changed.push(instance);
+            };
+            if instance.charge_type != ChargeType::PrePaid {
+                return Err(CHARGE_TYPE_VIOLATION.err().into());
             }
-            for instance in &changed {
-                tx.put_instance(instance)?;
-            }
-            Ok(())
-        })
-        .await?;
+            let sub = instance
+                .subscription
+                .as_mut()
+                .ok_or_else(|| INCORRECT_STATUS.err())?;
+            let settings = renewal_settings(
+                sub.renewal,
+                duration_p,
+                unit_p.as_deref(),
+                status_p.as_deref(),
+                auto_renew,
+            )
+            .map_err(|_| {
+                INVALID_DURATION.with_message("The specified parameter Duration is not valid.")
+            })?;
+            set_renewal(sub, settings, now);
+            changed.push(instance);
+        }
+        for instance in &changed {
+            tx.put_instance(instance)?;
+        }
+        Ok(())
+    })
+    .await?;
     Ok(empty())
 }

@@ -36,31 +36,30 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
     let id = required(ctx, "DedicatedHostId")?.to_string();
     let (account, now) = (ctx.account_id, ctx.now);
-    ctx.app
-        .write_async(move |tx| {
-            let host = match tx.host(account, &id)? {
-                Some(h) if h.region_id == region => h,
-                _ => return Err(NOT_FOUND.err().into()),
-            };
-            if host.charge_type != ChargeType::PostPaid {
-                return Err(CHARGE_TYPE_VIOLATION.err().into());
-            }
-            if tx.instances_on_host(account, &id)? > 0 {
-                return Err(INSTANCE_EXIST.err().into());
-            }
-            tx.delete_host(account, &id)?;
-            tx.append_event(&NewEvent {
-                account_id: account,
-                resource: ResourceKind::DedicatedHost,
-                resource_id: id,
-                action: ACTION.into(),
-                scheduled_at: None,
-                happened_at: now,
-                outcome: "released".into(),
-                detail: json!({}),
-            })?;
-            Ok(())
-        })
-        .await?;
+    ctx.write_async(move |tx| {
+        let host = match tx.host(account, &id)? {
+            Some(h) if h.region_id == region => h,
+            _ => return Err(NOT_FOUND.err().into()),
+        };
+        if host.charge_type != ChargeType::PostPaid {
+            return Err(CHARGE_TYPE_VIOLATION.err().into());
+        }
+        if tx.instances_on_host(account, &id)? > 0 {
+            return Err(INSTANCE_EXIST.err().into());
+        }
+        tx.delete_host(account, &id)?;
+        tx.append_event(&NewEvent {
+            account_id: account,
+            resource: ResourceKind::DedicatedHost,
+            resource_id: id,
+            action: ACTION.into(),
+            scheduled_at: None,
+            happened_at: now,
+            outcome: "released".into(),
+            detail: json!({}),
+        })?;
+        Ok(())
+    })
+    .await?;
     Ok(empty())
 }

@@ -125,7 +125,6 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let fingerprint = fingerprint(ctx);
     let account = ctx.account_id;
     let answer = ctx
-        .app
         .write_async(move |tx| {
             if let Some(host) = &host_id {
                 match tx.host(account, host)? {

@@ -27,22 +27,21 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     ctx.params.bool("InitLocalDisk")?;
     let dry = ctx.params.bool("DryRun")?.unwrap_or(false);
     let (account, now) = (ctx.account_id, ctx.now);
-    ctx.app
-        .write_async(move |tx| {
-            let mut instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
-            check_start(&instance).map_err(|why| match why {
-                PowerRefusal::Expired => EXPIRED.err(),
-                PowerRefusal::Status => INCORRECT_STATUS.err(),
-            })?;
-            if dry {
-                return Err(DRY_RUN_OPERATION.err().into());
-            }
-            instance.status = InstanceStatus::Running;
-            instance.stopped_charging = false;
-            instance.start_time = Some(now);
-            tx.put_instance(&instance)?;
-            Ok(())
-        })
-        .await?;
+    ctx.write_async(move |tx| {
+        let mut instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
+        check_start(&instance).map_err(|why| match why {
+            PowerRefusal::Expired => EXPIRED.err(),
+            PowerRefusal::Status => INCORRECT_STATUS.err(),
+        })?;
+        if dry {
+            return Err(DRY_RUN_OPERATION.err().into());
+        }
+        instance.status = InstanceStatus::Running;
+        instance.stopped_charging = false;
+        instance.start_time = Some(now);
+        tx.put_instance(&instance)?;
+        Ok(())
+    })
+    .await?;
     Ok(empty())
 }

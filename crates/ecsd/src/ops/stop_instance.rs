@@ -33,24 +33,22 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     };
     let dry = ctx.params.bool("DryRun")?.unwrap_or(false);
     let account = ctx.account_id;
-    ctx.app
-        .write_async(move |tx| {
-            let mut instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
-            check_stop(&instance).map_err(|why| match why {
-                PowerRefusal::Expired => EXPIRED_OR_IN_ARREARS.err(),
-                PowerRefusal::Status => INCORRECT_STATUS.err(),
-            })?;
-            if dry {
-                return Err(DRY_RUN_OPERATION.err().into());
-            }
-            instance.status = InstanceStatus::Stopped;
-            // Economical mode exists for pay-as-you-go instances only; a subscription is paid
-            // for whether it runs or not, so it keeps charging.
-            instance.stopped_charging =
-                stop_charging && instance.charge_type == ChargeType::PostPaid;
-            tx.put_instance(&instance)?;
-            Ok(())
-        })
-        .await?;
+    ctx.write_async(move |tx| {
+        let mut instance = find_instance(tx, account, region.as_deref(), &id, NOT_FOUND)?;
+        check_stop(&instance).map_err(|why| match why {
+            PowerRefusal::Expired => EXPIRED_OR_IN_ARREARS.err(),
+            PowerRefusal::Status => INCORRECT_STATUS.err(),
+        })?;
+        if dry {
+            return Err(DRY_RUN_OPERATION.err().into());
+        }
+        instance.status = InstanceStatus::Stopped;
+        // Economical mode exists for pay-as-you-go instances only; a subscription is paid
+        // for whether it runs or not, so it keeps charging.
+        instance.stopped_charging = stop_charging && instance.charge_type == ChargeType::PostPaid;
+        tx.put_instance(&instance)?;
+        Ok(())
+    })
+    .await?;
     Ok(empty())
 }

@@ -9,18 +9,18 @@ use axum::body::{Body, HttpBody};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use ecs_domain::error::common::{INTERNAL_ERROR, INVALID_REGION_ID};
 use ecs_domain::{ApiError, ErrorCode};
 use ecs_wire::codes::{INVALID_ACTION_NOT_FOUND, SIGNATURE_NONCE_USED};
 use ecs_wire::{
     error_format, new_request_id, parse_request, render_error, render_success, render_success_json,
-    verify_signature, Format, HttpRequest, HttpResponse, RpcRequest,
+    verify_signature, Caller, Format, HttpRequest, HttpResponse, RpcRequest,
 };
 use serde_json::{Map, Value};
 
 use crate::app::App;
-use crate::ops::{self, Answer, OpCtx, Operation};
+use crate::ops::{self, Answer, OpCtx, Operation, RequestNonce};
 
 /// The HostId errors show when the client sent no Host header.
 const DEFAULT_HOST_ID: &str = "ecs.aliyuncs.com";
@@ -119,6 +119,10 @@ struct Call {
     req: RpcRequest,
     op: &'static Operation,
     account_id: i64,
+    /// Who signed, with which nonce, and when (real clock) the request arrived.
+    key_id: String,
+    nonce: String,
+    arrived: DateTime<Utc>,
 }
 
 /// Parses and authenticates a request and finds its operation. A refusal comes with the format
@@ -129,10 +133,18 @@ fn accept(app: &App, http: &HttpRequest) -> Result<Call, (Format, String, ApiErr
         (error_format(http), host, e)
     })?;
     match authorize(app, &req, http) {
-        Ok((op, account_id)) => Ok(Call {
+        Ok(Authorized {
+            op,
+            account_id,
+            caller,
+            arrived,
+        }) => Ok(Call {
             req,
             op,
             account_id,
+            key_id: caller.access_key_id,
+            nonce: caller.nonce,
+            arrived,
         }),
         Err(e) => Err((req.format, host_id(&req).to_string(), e)),
     }
@@ -147,11 +159,14 @@ fn host_id(req: &RpcRequest) -> &str {
     }
 }
 
-fn authorize(
-    app: &App,
-    req: &RpcRequest,
-    http: &HttpRequest,
-) -> Result<(&'static Operation, i64), ApiError> {
+struct Authorized {
+    op: &'static Operation,
+    account_id: i64,
+    caller: Caller,
+    arrived: DateTime<Utc>,
+}
+
+fn authorize(app: &App, req: &RpcRequest, http: &HttpRequest) -> Result<Authorized, ApiError> {
     let real_now = Utc::now();
     let caller = verify_signature(req, http, real_now, &|id| {
         app.access_key(id).map(|k| k.secret)
@@ -172,7 +187,12 @@ fn authorize(
     let key = app
         .access_key(&caller.access_key_id)
         .ok_or_else(|| INTERNAL_ERROR.err())?;
-    Ok((op, key.account_id))
+    Ok(Authorized {
+        op,
+        account_id: key.account_id,
+        caller,
+        arrived: real_now,
+    })
 }
 
 /// Runs the operation and renders its answer or its error.
@@ -185,6 +205,11 @@ async fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
         account_id: call.account_id,
         now: app.clock.now(),
         params: &call.req.params,
+        nonce: Some(RequestNonce {
+            key_id: &call.key_id,
+            nonce: &call.nonce,
+            seen_at: call.arrived,
+        }),
     };
     let rendered = match (call.op.run)(&ctx).await {
         Ok(Answer::Fields(fields)) => Ok(success(call, request_id, fields)),
