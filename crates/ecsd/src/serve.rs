@@ -119,8 +119,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot load the recorded signature nonces: {e}"))?;
 
     // Catch up before taking calls: whatever fell due while ecsd was down is carried out now,
-    // in due order, so the first answer already reflects it.
-    let caught_up = scheduler::run_due(&app, app.clock.now(), None)
+    // in due order, so the first answer already reflects it. A virtual clock moves only by
+    // jumps (`clock advance`, also offline), so anything still due fell inside one and is
+    // recorded at its due time, as a jump made while running records it. A real clock's
+    // catch-up is recorded when it happens, which shows how late it was.
+    let replay_from = (app.clock.mode() == ClockMode::Virtual).then_some(DateTime::<Utc>::MIN_UTC);
+    let caught_up = scheduler::run_due(&app, app.clock.now(), replay_from)
         .map_err(|e| format!("cannot catch up on due lifecycle actions: {e}"))?;
     if !caught_up.is_empty() {
         tracing::info!(

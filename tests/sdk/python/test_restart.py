@@ -72,6 +72,9 @@ def test_actions_due_while_stopped_run_once_in_due_order_on_start(request):
         events = [e for e in admin.events(since=cursor)["events"] if e["action"] == "AutoRelease"]
         released = [e["resource_id"] for e in events]
         assert released == [ids[2], ids[1], ids[0]], f"expected releases in due order, got {released}"
+        # The offline jump is recorded like one made while running: each action at its due time.
+        for e in events:
+            assert e["happened_at"] == e["scheduled_at"], f"catch-up not recorded at its due time: {e}"
         # Nothing more happens on the next run: each action ran once.
         admin.advance(60)
         again = [e for e in admin.events(since=cursor)["events"] if e["action"] == "AutoRelease"]
