@@ -62,6 +62,46 @@ impl Catalog {
         self.host_types.iter().find(|t| t.id == id)
     }
 
+    /// What a config could make wrong and nothing would report until a call trips on it: an
+    /// empty region list (every call would be InvalidRegionId.NotFound), a region without
+    /// zones, empty or repeated ids, sizes of zero, negative prices (renewals would pay the
+    /// account).
+    pub fn check(&self) -> Result<(), String> {
+        if self.regions.is_empty() {
+            return Err("regions: at least one region is needed".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for r in &self.regions {
+            if r.id.trim().is_empty() || !seen.insert(r.id.as_str()) {
+                return Err(format!("regions: empty or repeated region id {:?}", r.id));
+            }
+            if r.zones.is_empty() || r.zones.iter().any(|z| z.trim().is_empty()) {
+                return Err(format!("region {}: needs zones, none of them empty", r.id));
+            }
+        }
+        for t in &self.instance_types {
+            if t.id.trim().is_empty() || t.cpu == 0 || t.memory_mib == 0 {
+                return Err(format!(
+                    "instance type {:?}: needs an id, cpu and memory_mib above 0",
+                    t.id
+                ));
+            }
+        }
+        let prices = self
+            .instance_types
+            .iter()
+            .map(|t| (&t.id, t.monthly_price))
+            .chain(self.host_types.iter().map(|t| (&t.id, t.monthly_price)));
+        for (id, price) in prices {
+            if id.trim().is_empty() || price < Money::ZERO {
+                return Err(format!(
+                    "type {id:?}: needs an id and a monthly_price of 0 or more"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn apply(mut self, overrides: CatalogOverrides) -> Self {
         if let Some(regions) = overrides.regions {
             self.regions = regions;
@@ -244,7 +284,34 @@ mod tests {
         let c = Catalog::builtin().apply(o);
         assert!(c.region("cn-hangzhou").is_none());
         assert!(c.region("lab-1").is_some());
+        assert_eq!(c.check(), Ok(()));
         assert!(c.instance_type("ecs.tiny").is_some());
         assert!(c.instance_type("ecs.g7.large").is_some());
+    }
+
+    #[test]
+    fn check_refuses_what_no_call_could_use() {
+        assert_eq!(Catalog::builtin().check(), Ok(()));
+        let with = |json: &str| {
+            let overrides: CatalogOverrides = serde_json::from_str(json).unwrap();
+            Catalog::builtin().apply(overrides).check()
+        };
+        assert!(with(r#"{"regions":[]}"#).is_err());
+        assert!(with(r#"{"regions":[{"id":"a","local_name":"A","zones":["a1"]},{"id":"a","local_name":"A","zones":["a2"]}]}"#).is_err());
+        assert!(with(r#"{"regions":[{"id":"a","local_name":"A","zones":[]}]}"#).is_err());
+        assert!(with(r#"{"regions":[{"id":"","local_name":"A","zones":["a1"]}]}"#).is_err());
+        assert!(with(
+            r#"{"instance_types":[{"id":"x","cpu":1,"memory_mib":512,"monthly_price":"-1"}]}"#
+        )
+        .is_err());
+        assert!(with(r#"{"host_types":[{"id":"","monthly_price":"1"}]}"#).is_err());
+        assert!(with(
+            r#"{"instance_types":[{"id":"x","cpu":0,"memory_mib":512,"monthly_price":"1"}]}"#
+        )
+        .is_err());
+        assert_eq!(
+            with(r#"{"instance_types":[{"id":"x","cpu":1,"memory_mib":512,"monthly_price":"0"}]}"#),
+            Ok(())
+        );
     }
 }

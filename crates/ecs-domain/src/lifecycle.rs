@@ -262,7 +262,9 @@ pub fn attempt_renewal(
 /// The subscription ran out unpaid at `at`: stop, lock for the financial reason, and plan the
 /// release after `grace`.
 pub fn expire_instance(instance: &mut Instance, at: DateTime<Utc>, grace: Duration) -> Outcome {
-    let release_time = at + grace;
+    let release_time = at
+        .checked_add_signed(grace)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     instance.status = InstanceStatus::Stopped;
     if !instance.locks.contains(&LockReason::Financial) {
         instance.locks.push(LockReason::Financial);
@@ -276,7 +278,9 @@ pub fn expire_instance(instance: &mut Instance, at: DateTime<Utc>, grace: Durati
 
 /// The host counterpart of [`expire_instance`].
 pub fn expire_host(host: &mut DedicatedHost, at: DateTime<Utc>, grace: Duration) -> Outcome {
-    let release_time = at + grace;
+    let release_time = at
+        .checked_add_signed(grace)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     if !host.locks.contains(&LockReason::Financial) {
         host.locks.push(LockReason::Financial);
     }

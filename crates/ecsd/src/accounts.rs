@@ -8,7 +8,51 @@ use ecs_domain::model::AccessKey;
 use ecs_store::sqlite::SqliteStore;
 use ecs_store::{Store, StoreExt, TxError};
 
+use crate::output::say;
+
 pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// The lock file a running server holds in its data dir.
+const SERVER_LOCK: &str = "ecsd.lock";
+
+/// Held (shared: several servers may share a data dir) by `ecsd serve` for as long as it runs.
+/// `clock advance --offline` takes it exclusively, so it refuses to move the stored clock of a
+/// running server, which would overwrite the change with its own time.
+pub fn hold_server_lock(data_dir: &Path) -> Result<std::fs::File, String> {
+    let file = open_lock(data_dir)?;
+    file.lock_shared()
+        .map_err(|e| format!("cannot lock {}: {e}", data_dir.join(SERVER_LOCK).display()))?;
+    Ok(file)
+}
+
+/// The lock a stopped server leaves free; an error when a server is running on `data_dir`.
+pub fn lock_out_servers(data_dir: &Path) -> Result<std::fs::File, String> {
+    let file = open_lock(data_dir)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "a server is running on {}: stop it first, or move its clock through the admin API \
+             (`ecsd clock advance` without --offline)",
+            data_dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!(
+            "cannot lock {}: {e}",
+            data_dir.join(SERVER_LOCK).display()
+        )),
+    }
+}
+
+fn open_lock(data_dir: &Path) -> Result<std::fs::File, String> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
+    let path = data_dir.join(SERVER_LOCK);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+}
 
 pub fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, String> {
     std::fs::create_dir_all(data_dir)
@@ -41,6 +85,11 @@ pub fn new_key_pair() -> (String, String) {
 }
 
 pub fn create_account(data_dir: &Path, name: &str) -> Result<(), String> {
+    if name.trim().is_empty() || name.trim() != name {
+        return Err(format!(
+            "account name {name:?}: use a non-empty name without leading or trailing spaces"
+        ));
+    }
     let store = open_store(data_dir)?;
     let owned = name.to_string();
     let account = store
@@ -53,7 +102,7 @@ pub fn create_account(data_dir: &Path, name: &str) -> Result<(), String> {
             Ok(tx.create_account(&owned)?)
         })
         .map_err(tx_message)?;
-    println!("Account: {} (id {})", account.name, account.id);
+    say!("Account: {} (id {})", account.name, account.id)?;
     Ok(())
 }
 
@@ -76,9 +125,9 @@ pub fn create_access_key(data_dir: &Path, account: &str) -> Result<(), String> {
             Ok(())
         })
         .map_err(tx_message)?;
-    println!("Account: {account}");
-    println!("AccessKeyId: {id}");
-    println!("AccessKeySecret: {secret}");
+    say!("Account: {account}")?;
+    say!("AccessKeyId: {id}")?;
+    say!("AccessKeySecret: {secret}")?;
     Ok(())
 }
 
@@ -124,9 +173,9 @@ pub fn bootstrap_default(
         })
         .map_err(tx_message)?;
     if let Some((id, secret)) = generated {
-        println!("Generated an access key for the default account (shown once):");
-        println!("AccessKeyId: {id}");
-        println!("AccessKeySecret: {secret}");
+        say!("Generated an access key for the default account (shown once):")?;
+        say!("AccessKeyId: {id}")?;
+        say!("AccessKeySecret: {secret}")?;
     }
     Ok(())
 }

@@ -11,8 +11,9 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use ecs_store::StoreExt;
 
-use crate::accounts::open_store;
+use crate::accounts::{lock_out_servers, open_store};
 use crate::clock::{parse_duration, VIRTUAL_NOW_SETTING};
+use crate::output::say;
 use crate::AdminTarget;
 
 fn call(
@@ -25,7 +26,20 @@ fn call(
         .server
         .strip_prefix("http://")
         .ok_or("only http:// server URLs are supported")?;
-    let host = base.trim_end_matches('/');
+    // `http://HOST:PORT`, with or without a trailing path (`.../admin`), port 80 if none.
+    let authority = base.split('/').next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(format!("no host in server URL {:?}", target.server));
+    }
+    let host = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| !port.contains(']'))
+    {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    let host = host.as_str();
     let token = target
         .admin_token
         .as_deref()
@@ -90,11 +104,11 @@ fn dechunk(body: &str) -> String {
 
 pub fn clock_show(target: &AdminTarget) -> Result<(), String> {
     let v = call(target, "GET", "/clock", None)?;
-    println!(
+    say!(
         "{} ({})",
         v["now"].as_str().unwrap_or("?"),
         v["mode"].as_str().unwrap_or("?")
-    );
+    )?;
     Ok(())
 }
 
@@ -107,16 +121,16 @@ pub fn clock_advance(target: &AdminTarget, duration: &str) -> Result<(), String>
         "/clock/advance",
         Some(&serde_json::json!({ "seconds": seconds })),
     )?;
-    println!("now {}", v["now"].as_str().unwrap_or("?"));
+    say!("now {}", v["now"].as_str().unwrap_or("?"))?;
     for a in v["actions"].as_array().into_iter().flatten() {
-        println!(
+        say!(
             "  {} {} {} (due {}): {}",
             a["action"].as_str().unwrap_or(""),
             a["resource_type"].as_str().unwrap_or(""),
             a["resource_id"].as_str().unwrap_or(""),
             a["scheduled_at"].as_str().unwrap_or(""),
             a["outcome"].as_str().unwrap_or(""),
-        );
+        )?;
     }
     Ok(())
 }
@@ -128,7 +142,7 @@ pub fn events(target: &AdminTarget, since: Option<&str>) -> Result<(), String> {
     };
     let v = call(target, "GET", &path, None)?;
     for e in v["events"].as_array().into_iter().flatten() {
-        println!(
+        say!(
             "{} {} {} {} {} (due {})",
             e["happened_at"].as_str().unwrap_or(""),
             e["action"].as_str().unwrap_or(""),
@@ -136,9 +150,9 @@ pub fn events(target: &AdminTarget, since: Option<&str>) -> Result<(), String> {
             e["resource_id"].as_str().unwrap_or(""),
             e["outcome"].as_str().unwrap_or(""),
             e["scheduled_at"].as_str().unwrap_or("-"),
-        );
+        )?;
     }
-    println!("next cursor: {}", v["next"].as_str().unwrap_or(""));
+    say!("next cursor: {}", v["next"].as_str().unwrap_or(""))?;
     Ok(())
 }
 
@@ -149,6 +163,7 @@ pub fn clock_advance_offline(data_dir: &Path, duration: &str) -> Result<(), Stri
         .filter(|s| *s >= 0)
         .and_then(Duration::try_seconds)
         .ok_or_else(|| format!("bad duration {duration:?}: use e.g. 9d12h, 90m, 30s"))?;
+    let _stopped = lock_out_servers(data_dir)?;
     let store = open_store(data_dir)?;
     let now = store
         .write(move |tx| {
@@ -158,15 +173,19 @@ pub fn clock_advance_offline(data_dir: &Path, duration: &str) -> Result<(), Stri
             let Ok(at) = DateTime::parse_from_rfc3339(&stored) else {
                 return Ok(None);
             };
-            let to = at.with_timezone(&Utc) + seconds;
+            let Some(to) = at.with_timezone(&Utc).checked_add_signed(seconds) else {
+                return Ok(Some(Err(
+                    "too far: the clock cannot go that far".to_string()
+                )));
+            };
             tx.put_setting(VIRTUAL_NOW_SETTING, &to.to_rfc3339())?;
-            Ok(Some(to))
+            Ok(Some(Ok(to)))
         })
         .map_err(|e| format!("cannot move the stored clock: {e:?}"))?
-        .ok_or("this data dir has no virtual clock (serve it once with --clock virtual)")?;
-    println!(
+        .ok_or("this data dir has no virtual clock (serve it once with --clock virtual)")??;
+    say!(
         "stored virtual time is now {}",
         now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    )?;
     Ok(())
 }

@@ -78,6 +78,18 @@ impl ServerClock {
             .ok_or(AdvanceError::Overflow)
     }
 
+    /// Moves a virtual clock forward to `to` if it is behind it; a real clock, or a virtual
+    /// one already there, is left alone. A jump shows its progress this way (see
+    /// `scheduler::run_due`).
+    pub fn move_up_to(&self, to: DateTime<Utc>) {
+        if self.mode == ClockMode::Virtual {
+            let mut now = self.virtual_now.lock().unwrap();
+            if *now < to {
+                *now = to;
+            }
+        }
+    }
+
     /// Moves a virtual clock to `to`; never backwards.
     pub fn set(&self, to: DateTime<Utc>) -> Result<(), AdvanceError> {
         if self.mode == ClockMode::Real {
@@ -94,6 +106,9 @@ impl ServerClock {
 
 /// Parses a duration like `9d12h`, `90m`, `30s` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Option<i64> {
+    if text.is_empty() {
+        return None;
+    }
     if let Ok(n) = text.parse::<i64>() {
         return Some(n);
     }
@@ -135,6 +150,7 @@ mod tests {
         assert_eq!(parse_duration("5x"), None);
         assert_eq!(parse_duration("12"), Some(12));
         assert_eq!(parse_duration("3h5"), None);
+        assert_eq!(parse_duration(""), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod app;
 mod cli;
 mod clock;
 mod ops;
+mod output;
 mod scheduler;
 mod serve;
 mod server;

@@ -12,10 +12,15 @@ use ecs_domain::lifecycle::DEFAULT_EXPIRY_GRACE;
 use ecs_store::StoreExt;
 use serde::Deserialize;
 
-use crate::accounts::{bootstrap_default, open_store};
+use crate::accounts::{bootstrap_default, hold_server_lock, open_store};
 use crate::app::App;
 use crate::clock::{parse_duration, ClockMode, ServerClock, VIRTUAL_NOW_SETTING};
+use crate::output::say;
 use crate::{scheduler, server, DataDir};
+
+/// The longest `expiry_grace` a config may set: ten years is already more than any test wants,
+/// and it keeps every planned release time far inside what a timestamp can hold.
+const MAX_EXPIRY_GRACE_SECONDS: i64 = 3650 * 86_400;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -54,10 +59,17 @@ fn load_config(path: Option<&PathBuf>) -> Result<(Catalog, Duration), String> {
     let grace = match config.expiry_grace.as_deref() {
         None => DEFAULT_EXPIRY_GRACE,
         Some(text) => parse_duration(text)
+            .filter(|s| (0..=MAX_EXPIRY_GRACE_SECONDS).contains(s))
             .and_then(Duration::try_seconds)
-            .ok_or_else(|| format!("bad expiry_grace {text:?}: use e.g. \"15d\""))?,
+            .ok_or_else(|| {
+                format!("bad expiry_grace {text:?}: use e.g. \"15d\" (at most 3650d)")
+            })?,
     };
-    Ok((Catalog::builtin().apply(config.catalog), grace))
+    let catalog = Catalog::builtin().apply(config.catalog);
+    catalog
+        .check()
+        .map_err(|why| format!("bad config: {why}"))?;
+    Ok((catalog, grace))
 }
 
 fn env_key() -> Result<Option<(String, String)>, String> {
@@ -83,6 +95,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         .parse()
         .map_err(|e| format!("bad listen address {:?}: {e}", args.listen))?;
     let (catalog, grace) = load_config(args.config.as_ref())?;
+    // Released when the process ends, however it ends.
+    let _running = hold_server_lock(&args.dir.data_dir)?;
     let store = open_store(&args.dir.data_dir)?;
     bootstrap_default(&store, env_key()?)?;
 
@@ -145,11 +159,14 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
         scheduler::spawn(app.clone());
-        println!(
+        // Without a standard output (closed, full) there is nobody to tell; serve anyway.
+        if let Err(e) = say!(
             "ecsd listening on http://{bound} (clock: {}, store: {})",
             app.clock.mode().as_str(),
             app.store.engine()
-        );
+        ) {
+            tracing::warn!(error = %e, "could not print the listening address");
+        }
         axum::serve(listener, server::router(app))
             .with_graceful_shutdown(shutdown_signal())
             .await

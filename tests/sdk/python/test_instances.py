@@ -113,6 +113,30 @@ def test_client_token_reused_with_other_parameters_is_idempotent_parameter_misma
     assert total(sdk) == 1
 
 
+def test_client_token_retry_after_the_release_time_came_close_gets_the_first_answer(sdk, admin):
+    """The retry repeats the first call, whose AutoReleaseTime was 40 minutes ahead then and
+    is only 25 now: the first answer comes back instead of InvalidAutoReleaseTime.Malformed."""
+    token = str(uuid.uuid4())
+    when = fmt_in(floor_minute(admin.now()) + timedelta(minutes=40))
+    first = run_instances(sdk, ClientToken=token, AutoReleaseTime=when)
+    admin.advance(15 * 60)
+    again = run_instances(sdk, ClientToken=token, AutoReleaseTime=when)
+    assert again == first and total(sdk) == 1, f"expected {first} again, got {again}"
+
+
+def test_client_token_retry_from_another_sdk_or_spelling_out_defaults_is_the_same_request(classic, tea):
+    """Python sends True, Node and Tea true; Amount=1 and InstanceChargeType=PostPaid are the
+    defaults; OwnerId is accepted and ignored: none of these makes a retry a different request."""
+    token = str(uuid.uuid4())
+    first = run_instances(classic, ClientToken=token, DeletionProtection=True)
+    assert run_instances(tea, ClientToken=token, DeletionProtection=True) == first
+    assert run_instances(classic, ClientToken=token, DeletionProtection=True, Amount=1,
+                         InstanceChargeType="PostPaid", OwnerId=123) == first
+    expect_error(run_instances, classic, ClientToken=token, DeletionProtection=False,
+                 code="IdempotentParameterMismatch", status=400)
+    assert total(classic) == 1
+
+
 def test_dry_run_creates_nothing(sdk):
     expect_error(run_instances, sdk, DryRun=True, code="DryRunOperation", status=400)
     assert total(sdk) == 0, "RunInstances DryRun=true created an instance"

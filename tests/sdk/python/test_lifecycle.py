@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from harness import (
-    DEFAULT_AK, REGION, add_months, allocate_hosts, describe, describe_host, expect_error, floor_minute,
+    ApiFailure, ClassicSdk, DEFAULT_AK, REGION, add_months, allocate_hosts, describe, describe_host, expect_error, floor_minute,
     fmt_in, fmt_out, lock_reasons, mentions, renew_attr, parse_minute, parse_rfc3339, run_instances, run_prepaid,
 )
 
@@ -79,6 +79,24 @@ def test_clock_refuses_to_move_backwards(admin):
 def test_admin_api_needs_the_bearer_token(admin, token):
     status, body = admin.request("GET", "/admin/clock", token=token, expect_ok=False)
     assert status in (401, 403), f"admin call with token {token!r}: expected 401/403, got {status} {body!r}"
+
+
+@pytest.mark.parametrize("method,path,body", [
+    ("POST", "/admin/clock/advance", {}),
+    ("POST", "/admin/clock/advance", [60]),
+    ("POST", "/admin/clock/advance", {"seconds": "soon"}),
+    ("PUT", f"/admin/accounts/{DEFAULT_AK}/balance", {}),
+    ("GET", "/admin/events?limit=abc", None),
+    ("GET", "/admin/events?limit=0", None),
+    ("GET", "/admin/events?since=1&since=2", None),
+    ("DELETE", "/admin/clock", None),
+])
+def test_admin_api_refusals_are_json_and_change_nothing(admin, method, path, body):
+    before = admin.now()
+    status, answer = admin.request(method, path, body, expect_ok=False)
+    assert 400 <= status < 500 and isinstance(answer, dict) and answer.get("error"), (
+        f"{method} {path} {body!r}: expected a 4xx with a JSON error, got {status} {answer!r}")
+    assert admin.now() == before
 
 
 def test_balance_can_be_set_and_read(admin):
@@ -228,6 +246,50 @@ def test_events_since_cursor_returns_only_newer_events(classic, admin):
     assert isinstance(evs, list), f"GET /admin/events?since=: expected an 'events' list, got {later!r}"
     assert any(mentions(e, b) for e in evs), f"event for {b} missing after the cursor: {later!r}"
     assert not any(mentions(e, a) for e in evs), f"event for {a} repeated after the cursor: {later!r}"
+
+
+def test_calls_during_a_jump_cannot_move_a_release_the_jump_is_due_to_run(server, admin):
+    """While an advance works through many releases, calls served meanwhile see the time of the
+    work in progress. A new release time that only the jump's end would allow (more than three
+    years past the first time) must not be accepted before the old one has run, so the jump
+    releases every instance it passes, as a running clock would have."""
+    import threading
+
+    sdk = ClassicSdk(server.endpoint)
+    t0 = floor_minute(admin.now())
+    for k in range(150):  # 15,000 releases between t0+40m and t0+10h: the jump takes a while
+        first = t0 + timedelta(minutes=40 + 3 * k)
+        run_instances(sdk, amount=100, AutoReleaseTime=fmt_in(first))
+    watched = run_instances(sdk, amount=5, AutoReleaseTime=fmt_in(t0 + timedelta(hours=5)))
+    too_far = fmt_in(add_months(t0, 36) + timedelta(hours=6))
+    accepted = []
+    stop = threading.Event()
+
+    def keep_trying():
+        caller = ClassicSdk(server.endpoint)
+        while not stop.is_set():
+            for iid in watched:
+                try:
+                    caller.call("ModifyInstanceAutoReleaseTime", RegionId=REGION, InstanceId=iid,
+                                AutoReleaseTime=too_far)
+                    accepted.append(iid)
+                except ApiFailure:
+                    pass
+
+    threads = [threading.Thread(target=keep_trying) for _ in range(3)]
+    for th in threads:
+        th.start()
+    try:
+        admin.advance(12 * 3600)
+    finally:
+        stop.set()
+        for th in threads:
+            th.join()
+    assert not accepted, (
+        f"a release time beyond the 3-year window was accepted {len(accepted)} times mid-jump, "
+        f"for {sorted(set(accepted))}")
+    for iid in watched:
+        assert describe(sdk, iid) is None, f"{iid} was due inside the jump but is still there"
 
 
 def test_dedicated_host_is_released_at_the_minute(sdk, admin):

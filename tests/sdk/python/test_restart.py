@@ -120,3 +120,25 @@ def test_a_write_replayed_after_a_crash_is_still_signature_nonce_used(request):
         assert total == 1, f"expected the one instance, found {total}"
     finally:
         srv.stop()
+
+
+def test_offline_clock_advance_refuses_while_a_server_runs_on_the_data_dir(request):
+    """The running server would overwrite the stored time with its own: refuse, and leave it."""
+    base = tmpdir("ecsd-restart-lock-")
+    request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
+    data = base / "data"
+    srv = start_server(data)
+    try:
+        before = Admin(srv).now()
+        try:
+            out = run_cli(["clock", "advance", "2h", "--offline"], data)
+        except AssertionError as e:  # run_cli asserts a zero exit
+            out = str(e)
+        else:
+            raise AssertionError(f"offline advance with a running server succeeded: {out}")
+        assert "server is running" in out, out
+        assert Admin(srv).now() - before < timedelta(minutes=1)
+    finally:
+        srv.stop()
+    out = run_cli(["clock", "advance", "2h", "--offline"], data)
+    assert "stored virtual time" in out, out

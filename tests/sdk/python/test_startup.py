@@ -46,6 +46,24 @@ def test_exits_non_zero_with_a_message_when_it_cannot_bind(base):
     assert str(port) in out, f"the bind error should name the address 127.0.0.1:{port}:\n{out}"
 
 
+@pytest.mark.parametrize("config,needle", [
+    ('{"expiry_grace": "99999999999d"}', "expiry_grace"),
+    ('{"regions": []}', "regions"),
+    ('{"instance_types": [{"id": "ecs.x", "cpu": 1, "memory_mib": 512, "monthly_price": "-100"}]}', "ecs.x"),
+    ('{"regions": [{"id": "lab", "local_name": "Lab", "zones": ["lab-a"]},'
+     ' {"id": "lab", "local_name": "Lab", "zones": ["lab-b"]}]}', "lab"),
+])
+def test_a_config_no_call_could_use_is_refused_at_start(base, config, needle):
+    path = base / "ecsd.json"
+    path.write_text(config)
+    p = subprocess.run([str(ecsd_bin()), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(base / "data"),
+                        "--config", str(path)], env=server_env(), capture_output=True, text=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0 and "bad" in out and needle in out, f"config {config}: exit {p.returncode}:\n{out}"
+    assert "panicked" not in out, out
+
+
 def test_admin_api_is_off_without_a_token(base):
     srv = start_server(base / "data", env=server_env(admin_token=None))
     try:

@@ -6,8 +6,8 @@ use ecs_domain::ErrorCode;
 use serde_json::json;
 
 use super::common::{
-    billing, client_token, count, dry_run, fingerprint, new_resource_id, object, once_per_token,
-    region, required, zone, Billing, BillingRows,
+    billing, client_token, count, dry_run, earlier_answer, fingerprint, new_resource_id, object,
+    once_per_token, region, required, zone, Billing, BillingRows,
 };
 use super::{OpCtx, OpResult, Operation};
 
@@ -55,6 +55,14 @@ const RELEASE_TIME_FOR_SUBSCRIPTION: ErrorCode = ErrorCode::new(
 
 async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
+    let token = client_token(ctx)?;
+    let fingerprint = fingerprint(ctx);
+    let dry = dry_run(ctx)?;
+    if !dry {
+        if let Some(answer) = earlier_answer(ctx, ACTION, token.as_deref(), &fingerprint)? {
+            return Ok(answer);
+        }
+    }
     let type_id = required(ctx, "DedicatedHostType")?;
     let host_type = ctx
         .app
@@ -69,8 +77,7 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         subscription,
         auto_release_time,
     } = billing(ctx, "ChargeType", &BILLING_ROWS)?;
-    let token = client_token(ctx)?;
-    if dry_run(ctx)? {
+    if dry {
         return Err(DRY_RUN_OPERATION.err());
     }
     let template = DedicatedHost {
@@ -97,7 +104,6 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         locks: Vec::new(),
         tags: ctx.params.tags(),
     };
-    let fingerprint = fingerprint(ctx);
     let account = ctx.account_id;
     ctx.write_async(move |tx| {
         once_per_token(tx, account, ACTION, token.as_deref(), &fingerprint, |tx| {

@@ -145,8 +145,15 @@ pub fn page_number_and_size(ctx: &OpCtx) -> Result<(u32, u32), ApiError> {
 }
 
 /// Parameters that say who sent a call and how, not what it asks for; left out of a
-/// ClientToken's fingerprint because every retry changes them.
+/// ClientToken's fingerprint because every retry changes them (or, for the owner parameters
+/// every operation accepts and ignores, because they ask for nothing). DryRun is left out too:
+/// a dry run never records an answer, so it only ever meets a token's answer by repeating it.
 const ENVELOPE_PARAMS: &[&str] = &[
+    "OwnerId",
+    "OwnerAccount",
+    "ResourceOwnerId",
+    "ResourceOwnerAccount",
+    "DryRun",
     "AccessKeyId",
     "Signature",
     "SignatureMethod",
@@ -161,19 +168,67 @@ const ENVELOPE_PARAMS: &[&str] = &[
     "ClientToken",
 ];
 
-/// What makes two calls "the same request" for ClientToken idempotency.
+/// Values the creating and batch operations take when a parameter is left out; sending one
+/// explicitly asks for the same thing as leaving it out.
+const DEFAULT_VALUES: &[(&str, &str)] = &[
+    ("Amount", "1"),
+    ("Quantity", "1"),
+    ("InstanceChargeType", "PostPaid"),
+    ("ChargeType", "PostPaid"),
+    ("PeriodUnit", "Month"),
+    ("DeletionProtection", "false"),
+    ("AutoRenew", "false"),
+    ("Force", "false"),
+    ("TerminateSubscription", "false"),
+];
+
+/// What makes two calls "the same request" for ClientToken idempotency: their parameters as
+/// the operation reads them, so a retry from another SDK (Python sends `True`, Node `true`)
+/// or one that spells out a default is the same request.
 pub fn fingerprint(ctx: &OpCtx) -> String {
     let mut out = String::new();
     for (k, v) in ctx.params.iter() {
-        if ENVELOPE_PARAMS.contains(&k) {
+        if ENVELOPE_PARAMS.contains(&k) || v.is_empty() {
+            continue;
+        }
+        let v = if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
+            v.to_ascii_lowercase()
+        } else {
+            v.to_string()
+        };
+        if DEFAULT_VALUES.contains(&(k, v.as_str())) {
             continue;
         }
         out.push_str(k);
         out.push('=');
-        out.push_str(v);
+        out.push_str(&v);
         out.push('\n');
     }
     out
+}
+
+/// The first answer to a ClientToken call this one repeats, looked up before anything is
+/// checked again: the first call passed its checks then, and some depend on the time (an
+/// AutoReleaseTime must be 30 minutes ahead), so a late retry of the very same request would
+/// fail them. Other parameters under a used token are refused. `None`: nothing to repeat.
+pub fn earlier_answer(
+    ctx: &OpCtx,
+    action: &'static str,
+    token: Option<&str>,
+    fingerprint: &str,
+) -> Result<Option<Map<String, Value>>, ApiError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let (account, token, fingerprint) =
+        (ctx.account_id, token.to_string(), fingerprint.to_string());
+    ctx.app.read(
+        move |tx| match tx.idempotent_answer(account, action, &token)? {
+            Some(prev) if prev.fingerprint == fingerprint => Ok(Some(object(prev.response))),
+            Some(_) => Err(IDEMPOTENT_PARAMETER_MISMATCH.err().into()),
+            None => Ok(None),
+        },
+    )
 }
 
 /// The `ClientToken` parameter: at most 64 ASCII characters.

@@ -8,8 +8,8 @@ use ecs_domain::ErrorCode;
 use serde_json::json;
 
 use super::common::{
-    billing, client_token, count, dry_run, fingerprint, new_resource_id, object, once_per_token,
-    region, required, zone, Billing, BillingRows,
+    billing, client_token, count, dry_run, earlier_answer, fingerprint, new_resource_id, object,
+    once_per_token, region, required, zone, Billing, BillingRows,
 };
 use super::{OpCtx, OpResult, Operation};
 
@@ -62,6 +62,14 @@ const HOST_NOT_FOUND: ErrorCode = ErrorCode::new(
 
 async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
+    let token = client_token(ctx)?;
+    let fingerprint = fingerprint(ctx);
+    let dry = dry_run(ctx)?;
+    if !dry {
+        if let Some(answer) = earlier_answer(ctx, ACTION, token.as_deref(), &fingerprint)? {
+            return Ok(answer);
+        }
+    }
     let image_id = required(ctx, "ImageId")?.to_string();
     let type_id = required(ctx, "InstanceType")?;
     let instance_type = ctx
@@ -78,8 +86,6 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         auto_release_time,
     } = billing(ctx, "InstanceChargeType", &BILLING_ROWS)?;
     let deletion_protection = ctx.params.bool("DeletionProtection")?.unwrap_or(false);
-    let token = client_token(ctx)?;
-    let dry = dry_run(ctx)?;
     let host_id = ctx.params.non_empty("DedicatedHostId").map(str::to_string);
 
     let security_group_ids: Vec<String> = ctx
@@ -122,7 +128,6 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         dedicated_host_id: host_id.clone(),
         stopped_charging: false,
     };
-    let fingerprint = fingerprint(ctx);
     let account = ctx.account_id;
     let answer = ctx
         .write_async(move |tx| {

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +12,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use ecs_domain::Money;
 use ecs_store::Event;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::app::App;
@@ -28,7 +28,30 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
             get(get_balance).put(set_balance),
         )
         .route("/reset", post(reset))
+        .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(app, require_token))
+}
+
+async fn method_not_allowed() -> Response {
+    problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this method is not allowed on this admin path",
+    )
+}
+
+/// The request body as a JSON object, whatever its Content-Type says; anything else is a 400
+/// in the admin API's own error shape (the framework's rejections would be plain text).
+fn json_object(
+    body: &[u8],
+    expected: &str,
+) -> Result<serde_json::Map<String, Value>, Box<Response>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        _ => Err(Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            &format!("expected a JSON body {expected}"),
+        ))),
+    }
 }
 
 async fn require_token(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
@@ -61,19 +84,12 @@ async fn clock(State(app): State<Arc<App>>) -> Response {
     .into_response()
 }
 
-#[derive(Deserialize)]
-struct AdvanceBody {
-    seconds: Value,
-}
-
-async fn advance(State(app): State<Arc<App>>, body: Option<Json<AdvanceBody>>) -> Response {
-    let Some(Json(body)) = body else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "expected a JSON body {\"seconds\": N}",
-        );
+async fn advance(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let body = match json_object(&body, "{\"seconds\": N}") {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
     };
-    let Some(seconds) = body.seconds.as_i64() else {
+    let Some(seconds) = body.get("seconds").and_then(Value::as_i64) else {
         return problem(StatusCode::BAD_REQUEST, "seconds must be a whole number");
     };
     let _guard = app.lifecycle_lock.lock().await;
@@ -94,14 +110,16 @@ async fn advance(State(app): State<Arc<App>>, body: Option<Json<AdvanceBody>>) -
     let worker = app.clone();
     let result = tokio::task::spawn_blocking(move || {
         // The new time is stored before anything runs at it, so a crash mid-way resumes there
-        // and catches up.
+        // and catches up. The clock calls see moves along with the due work (`run_due`) and
+        // reaches `to` once all of it is done.
         let stamp = to.to_rfc3339();
         worker.write(move |tx| Ok(tx.put_setting(VIRTUAL_NOW_SETTING, &stamp)?))?;
+        let done = scheduler::run_due(&worker, to, Some(from));
         worker
             .clock
             .set(to)
             .map_err(|_| ecs_domain::error::common::INTERNAL_ERROR.err())?;
-        scheduler::run_due(&worker, to, Some(from))
+        done
     })
     .await;
     match result {
@@ -113,12 +131,6 @@ async fn advance(State(app): State<Arc<App>>, body: Option<Json<AdvanceBody>>) -
         Ok(Err(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
-}
-
-#[derive(Deserialize)]
-struct EventsQuery {
-    since: Option<String>,
-    limit: Option<u32>,
 }
 
 fn event_json(e: &Event) -> Value {
@@ -141,8 +153,44 @@ fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-async fn events(State(app): State<Arc<App>>, Query(q): Query<EventsQuery>) -> Response {
-    let since = match q.since.as_deref() {
+/// One value per name: a query naming one twice is refused rather than guessed at.
+fn query_value<'q>(
+    pairs: &'q [(String, String)],
+    name: &str,
+) -> Result<Option<&'q str>, Box<Response>> {
+    let mut found = pairs
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            &format!("{name} is given more than once"),
+        )));
+    }
+    Ok(first)
+}
+
+async fn events(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
+    let pairs = ecs_wire::encode::form_decode(query.as_deref().unwrap_or_default().as_bytes());
+    let (since, limit) = match (query_value(&pairs, "since"), query_value(&pairs, "limit")) {
+        (Ok(since), Ok(limit)) => (since, limit),
+        (Err(refused), _) | (_, Err(refused)) => return *refused,
+    };
+    let limit = match limit {
+        None => 1000,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=10_000).contains(&n) => n,
+            _ => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "limit must be a whole number from 1 to 10000",
+                )
+            }
+        },
+    };
+    let since = match since {
         None | Some("") => 0,
         Some(s) => match s.parse::<i64>() {
             Ok(n) if n >= 0 => n,
@@ -154,7 +202,6 @@ async fn events(State(app): State<Arc<App>>, Query(q): Query<EventsQuery>) -> Re
             }
         },
     };
-    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
     let worker = app.clone();
     let result = tokio::task::spawn_blocking(move || {
         worker.read(move |tx| Ok(tx.events_after(since, limit)?))
@@ -178,25 +225,18 @@ async fn get_balance(State(app): State<Arc<App>>, Path(key_id): Path<String>) ->
     balance(app, key_id, None).await
 }
 
-#[derive(Deserialize)]
-struct BalanceBody {
-    balance: Value,
-}
-
 async fn set_balance(
     State(app): State<Arc<App>>,
     Path(key_id): Path<String>,
-    body: Option<Json<BalanceBody>>,
+    body: Bytes,
 ) -> Response {
-    let Some(Json(body)) = body else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "expected a JSON body {\"balance\": \"123.45\"}",
-        );
+    let body = match json_object(&body, "{\"balance\": \"123.45\"}") {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
     };
-    let parsed = match &body.balance {
-        Value::String(s) => s.parse::<Money>().ok(),
-        Value::Number(n) => n.to_string().parse::<Money>().ok(),
+    let parsed = match body.get("balance") {
+        Some(Value::String(s)) => s.parse::<Money>().ok(),
+        Some(Value::Number(n)) => n.to_string().parse::<Money>().ok(),
         _ => None,
     };
     let Some(amount) = parsed else {
