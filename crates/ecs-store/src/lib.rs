@@ -151,6 +151,8 @@ pub struct HostFilter {
     pub ids: Option<Vec<String>>,
     pub zone_id: Option<String>,
     pub status: Option<String>,
+    /// Only hosts locked for this reason.
+    pub lock_reason: Option<String>,
 }
 
 /// Which slice of a listing. Results are ordered oldest first by creation order.

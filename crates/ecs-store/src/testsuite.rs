@@ -1253,6 +1253,7 @@ pub fn hosts_and_placement(store: Arc<dyn Store>) {
     h2.status = HostStatus::UnderAssessment;
     let mut h3 = sample_host(a, "dh-3");
     h3.zone_id = "cn-hangzhou-j".into();
+    h3.locks = vec![LockReason::Financial];
     let h9 = sample_host(stranger.id, "dh-9");
     {
         let (h1, h2, h3) = (h1.clone(), h2.clone(), h3.clone());
@@ -1311,6 +1312,20 @@ pub fn hosts_and_placement(store: Arc<dyn Store>) {
     check(
         HostFilter {
             ids: Some(Vec::new()),
+            ..base.clone()
+        },
+        &[],
+    );
+    check(
+        HostFilter {
+            lock_reason: Some("financial".into()),
+            ..base.clone()
+        },
+        &["dh-3"],
+    );
+    check(
+        HostFilter {
+            lock_reason: Some("security".into()),
             ..base.clone()
         },
         &[],

@@ -10,7 +10,7 @@ import pytest
 
 from harness import (
     REGION, allocate_hosts, describe_host, expect_error, floor_minute, fmt_in, fmt_out, hosts_of,
-    parse_minute,
+    instances_of, parse_minute, run_instances,
 )
 
 
@@ -73,6 +73,30 @@ def test_allocate_auto_renew_period_is_one_of_1_2_3_6_12_months(sdk, period):
     assert after == before, "a refused AllocateDedicatedHosts created a host"
     ok = allocate_hosts(sdk, ChargeType="PrePaid", Period=1, AutoRenew=True, AutoRenewPeriod=12)
     assert len(ok) == 1
+
+
+def test_an_instance_on_a_host_is_in_the_hosts_zone(sdk):
+    hid = allocate_hosts(sdk, ZoneId="cn-hangzhou-j")[0]
+    iid = run_instances(sdk, DedicatedHostId=hid)[0]
+    resp = sdk.call("DescribeInstances", RegionId=REGION, InstanceIds=json.dumps([iid]))
+    assert instances_of(resp)[0]["ZoneId"] == "cn-hangzhou-j", resp
+    expect_error(run_instances, sdk, DedicatedHostId=hid, ZoneId="cn-hangzhou-i",
+                 code="InvalidParameter", status=400)
+
+
+def test_describe_hosts_filters_by_lock_reason(sdk, admin):
+    from datetime import timedelta as td
+    locked = allocate_hosts(sdk, ChargeType="PrePaid", Period=1, PeriodUnit="Month")[0]
+    free = allocate_hosts(sdk)[0]
+    expired = parse_minute(describe_host(sdk, locked)["ExpiredTime"])
+    admin.advance_to(expired + td(minutes=1))
+    listed = lambda **f: [h["DedicatedHostId"] for h in hosts_of(  # noqa: E731
+        sdk.call("DescribeDedicatedHosts", RegionId=REGION, PageSize=100, **f))]
+    assert listed(LockReason="financial") == [locked]
+    assert listed(LockReason="security") == []
+    assert sorted(listed()) == sorted([locked, free])
+    expect_error(sdk.call, "DescribeDedicatedHosts", RegionId=REGION, LockReason="Foo",
+                 code="InvalidLockReason.NotFound", status=404)
 
 
 def test_release_host(sdk):

@@ -210,6 +210,11 @@ def test_describe_filters_by_creation_and_expiry_time(classic, tea, admin):
     assert classic_ids(("CreationStartTime", fmt_out(created_early)),
                        ("CreationEndTime", fmt_out(created_late))) == [early, late]
     assert classic_ids(("CreationStartTime", fmt_out(created_late + timedelta(minutes=1)))) == []
+    # A key given twice: both bounds apply, whichever comes first.
+    assert classic_ids(("CreationStartTime", fmt_out(created_late)),
+                       ("CreationStartTime", fmt_out(created_early))) == [late]
+    assert classic_ids(("CreationStartTime", fmt_out(created_early)),
+                       ("CreationStartTime", fmt_out(created_late))) == [late]
     # A pay-as-you-go instance shows (and is filtered by) ECS's far-off expiry.
     assert classic_ids(("ExpiredEndTime", fmt_out(expires_late))) == [late]
     assert classic_ids(("ExpiredStartTime", fmt_out(expires_late + timedelta(minutes=1)))) == [early]

@@ -420,6 +420,20 @@ impl Conditions {
         self.args.push(arg.into());
     }
 
+    /// Lock reasons are kept as a comma-wrapped list (`,financial,security,`). False when the
+    /// filter can match nothing (a comma in it could straddle two reasons).
+    fn and_lock_reason(&mut self, reason: &Option<String>) -> bool {
+        let Some(reason) = reason else {
+            return true;
+        };
+        if reason.is_empty() || reason.contains(',') {
+            return false;
+        }
+        self.sql.push_str(" AND instr(lock_reasons, ?) > 0");
+        self.args.push(Value::Text(format!(",{reason},")));
+        true
+    }
+
     fn and_opt(&mut self, column: &str, value: &Option<String>) {
         if let Some(v) = value {
             self.and(column, "=", v.clone());
@@ -476,13 +490,8 @@ fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
             c.and("name", "=", name.clone());
         }
     }
-    if let Some(reason) = &f.lock_reason {
-        // The column is a comma-wrapped list; a comma in the filter could straddle two reasons.
-        if reason.is_empty() || reason.contains(',') {
-            return None;
-        }
-        c.sql.push_str(" AND instr(lock_reasons, ?) > 0");
-        c.args.push(Value::Text(format!(",{reason},")));
+    if !c.and_lock_reason(&f.lock_reason) {
+        return None;
     }
     // Tags live only in the row's JSON (a list of [key, value] pairs); they are checked on the
     // rows the indexed conditions leave.
@@ -531,6 +540,9 @@ fn host_conditions(f: &HostFilter) -> Option<Conditions> {
     c.and_opt("region_id", &f.region_id);
     c.and_opt("zone_id", &f.zone_id);
     c.and_opt("status", &f.status);
+    if !c.and_lock_reason(&f.lock_reason) {
+        return None;
+    }
     Some(c)
 }
 

@@ -1,7 +1,7 @@
 //! DescribeDedicatedHosts: the caller's dedicated hosts in a region.
 
 use ecs_domain::error::common::invalid_parameter;
-use ecs_domain::model::HostStatus;
+use ecs_domain::model::{HostStatus, LockReason};
 use ecs_domain::ErrorCode;
 use ecs_store::{HostFilter, InstanceFilter, Page};
 use serde_json::{json, Value};
@@ -22,6 +22,12 @@ const INVALID_STATUS: ErrorCode = ErrorCode::new(
     "The specified Status is not found",
 );
 
+const INVALID_LOCK_REASON: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidLockReason.NotFound",
+    "The specified LockReason is not found",
+);
+
 async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
     let ids = ctx.params.json_string_array("DedicatedHostIds")?;
@@ -30,6 +36,8 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     }
     let status = optional_enum(ctx, "Status", HostStatus::parse, INVALID_STATUS)?
         .map(|s| s.as_str().to_string());
+    let lock_reason = optional_enum(ctx, "LockReason", LockReason::parse, INVALID_LOCK_REASON)?
+        .map(|r| r.as_str().to_string());
     let paging = paging(ctx)?;
     let filter = HostFilter {
         account_id: ctx.account_id,
@@ -37,6 +45,7 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         ids,
         zone_id: ctx.params.non_empty("ZoneId").map(str::to_string),
         status,
+        lock_reason,
     };
     let page = paging.page();
     let account = ctx.account_id;

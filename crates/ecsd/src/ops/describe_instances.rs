@@ -120,11 +120,12 @@ fn time_filters(ctx: &OpCtx) -> Result<(TimeRange, TimeRange), ApiError> {
         let Some(key) = fields.get("Key").filter(|k| !k.is_empty()) else {
             continue;
         };
-        let bound = match *key {
-            "CreationStartTime" => &mut created.from,
-            "CreationEndTime" => &mut created.to,
-            "ExpiredStartTime" => &mut expires.from,
-            "ExpiredEndTime" => &mut expires.to,
+        // (bound, is a lower bound)
+        let (bound, lower) = match *key {
+            "CreationStartTime" => (&mut created.from, true),
+            "CreationEndTime" => (&mut created.to, false),
+            "ExpiredStartTime" => (&mut expires.from, true),
+            "ExpiredEndTime" => (&mut expires.to, false),
             _ => return Err(INVALID_FILTER_KEY.err()),
         };
         let Some(raw) = fields.get("Value").filter(|v| !v.is_empty()) else {
@@ -132,7 +133,13 @@ fn time_filters(ctx: &OpCtx) -> Result<(TimeRange, TimeRange), ApiError> {
         };
         let at = parse_utc_minute_or_second(raw)
             .ok_or_else(|| invalid_parameter(&format!("Filter.{n}.Value")))?;
-        *bound = Some(truncate_to_minute(at));
+        let at = truncate_to_minute(at);
+        // Filters AND together, so a key given twice keeps the narrower bound.
+        *bound = Some(match *bound {
+            Some(old) if lower => old.max(at),
+            Some(old) => old.min(at),
+            None => at,
+        });
     }
     Ok((created, expires))
 }

@@ -1,7 +1,7 @@
 //! RunInstances: create and start pay-as-you-go or subscription instances. They are Running
 //! when the call answers.
 
-use ecs_domain::error::common::DRY_RUN_OPERATION;
+use ecs_domain::error::common::{invalid_parameter, DRY_RUN_OPERATION};
 use ecs_domain::model::{Instance, InstanceStatus};
 use ecs_domain::rules::AUTO_RENEW_PERIODS;
 use ecs_domain::ErrorCode;
@@ -95,7 +95,9 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         .into_iter()
         .chain(ctx.params.repeat_list("SecurityGroupIds"))
         .collect();
-    let template = Instance {
+    // An instance on a dedicated host is in the host's zone (checked against it below).
+    let zone_asked = ctx.params.non_empty("ZoneId").is_some();
+    let mut template = Instance {
         id: String::new(),
         account_id: ctx.account_id,
         region_id: region.clone(),
@@ -133,7 +135,13 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         .write_async(move |tx| {
             if let Some(host) = &host_id {
                 match tx.host(account, host)? {
-                    Some(h) if h.region_id == region => {}
+                    Some(h) if h.region_id == region => {
+                        if !zone_asked {
+                            template.zone_id = h.zone_id;
+                        } else if template.zone_id != h.zone_id {
+                            return Err(invalid_parameter("ZoneId").into());
+                        }
+                    }
                     _ => return Err(HOST_NOT_FOUND.err().into()),
                 }
             }
