@@ -167,10 +167,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         ) {
             tracing::warn!(error = %e, "could not print the listening address");
         }
-        axum::serve(listener, server::router(app))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| format!("server failed: {e}"))
+        server::listen::serve(listener, server::router(app), shutdown_signal()).await;
+        Ok(())
     })
 }
 

@@ -385,3 +385,33 @@ def test_describe_regions_names_in_english_on_request(sdk):
     assert names["cn-hangzhou"] == "China (Hangzhou)", names
     regions = sdk.call("DescribeRegions", AcceptLanguage="zh-CN")["Regions"]["Region"]
     assert {r["RegionId"]: r["LocalName"] for r in regions}["cn-hangzhou"] == "华东1（杭州）"
+
+
+def test_a_client_that_stops_mid_request_gets_its_connection_closed(server):
+    """Unfinished headers are cut off after the header time limit (30 s); a body that stops
+    half way is answered with an ECS error once the body time limit (30 s) runs out. Neither
+    holds a connection forever."""
+    import socket
+    import time
+    host, port = server.base_url.removeprefix("http://").split(":")
+    no_end = socket.create_connection((host, int(port)), timeout=60)
+    no_end.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+    short = socket.create_connection((host, int(port)), timeout=60)
+    short.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                  b"Content-Length: 1000\r\n\r\nAction=Desc")  # 11 of 1000 bytes
+    started = time.monotonic()
+    answer = b""
+    while chunk := short.recv(65536):
+        answer += chunk
+        if b"\r\n\r\n" in answer and b"}" in answer:
+            break
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+    assert b'"Code"' in answer and b'"RequestId"' in answer, answer[:600]
+    # hyper closes it, possibly after a bare 408 status line; either way it reaches end of file.
+    rest = b""
+    while chunk := no_end.recv(65536):
+        rest += chunk
+    assert rest in (b"",) or rest.startswith(b"HTTP/1.1 408"), rest[:200]
+    assert time.monotonic() - started < 50, "the connections were not closed in time"
+    no_end.close()
+    short.close()

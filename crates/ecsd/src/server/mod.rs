@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::app::App;
 
 pub mod admin;
+pub mod listen;
 pub mod rpc;
 
 pub fn router(app: Arc<App>) -> Router {
