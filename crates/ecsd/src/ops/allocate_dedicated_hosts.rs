@@ -6,8 +6,8 @@ use ecs_domain::ErrorCode;
 use serde_json::json;
 
 use super::common::{
-    billing, client_token, count, dry_run, earlier_answer, fingerprint, new_resource_id, object,
-    once_per_token, region, required, zone, Billing, BillingRows,
+    billing, count, new_resource_id, object, once_per_token, region, repeatable, required, zone,
+    Billing, BillingRows, Repeatable,
 };
 use super::{OpCtx, OpResult, Operation};
 
@@ -55,13 +55,14 @@ const RELEASE_TIME_FOR_SUBSCRIPTION: ErrorCode = ErrorCode::new(
 
 async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
-    let token = client_token(ctx)?;
-    let fingerprint = fingerprint(ctx);
-    let dry = dry_run(ctx)?;
-    if !dry {
-        if let Some(answer) = earlier_answer(ctx, ACTION, token.as_deref(), &fingerprint)? {
-            return Ok(answer);
-        }
+    let Repeatable {
+        token,
+        fingerprint,
+        dry,
+        earlier,
+    } = repeatable(ctx, ACTION)?;
+    if let Some(answer) = earlier {
+        return Ok(answer);
     }
     let type_id = required(ctx, "DedicatedHostType")?;
     let host_type = ctx

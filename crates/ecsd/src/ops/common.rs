@@ -207,11 +207,37 @@ pub fn fingerprint(ctx: &OpCtx) -> String {
     out
 }
 
+/// What a creating call needs for ClientToken idempotency, read before anything else.
+pub struct Repeatable {
+    pub token: Option<String>,
+    pub fingerprint: String,
+    pub dry: bool,
+    /// The first answer, when this call repeats an answered one (never for a dry run).
+    pub earlier: Option<Map<String, Value>>,
+}
+
+pub fn repeatable(ctx: &OpCtx, action: &'static str) -> Result<Repeatable, ApiError> {
+    let token = client_token(ctx)?;
+    let fingerprint = fingerprint(ctx);
+    let dry = dry_run(ctx)?;
+    let earlier = if dry {
+        None
+    } else {
+        earlier_answer(ctx, action, token.as_deref(), &fingerprint)?
+    };
+    Ok(Repeatable {
+        token,
+        fingerprint,
+        dry,
+        earlier,
+    })
+}
+
 /// The first answer to a ClientToken call this one repeats, looked up before anything is
 /// checked again: the first call passed its checks then, and some depend on the time (an
 /// AutoReleaseTime must be 30 minutes ahead), so a late retry of the very same request would
 /// fail them. Other parameters under a used token are refused. `None`: nothing to repeat.
-pub fn earlier_answer(
+fn earlier_answer(
     ctx: &OpCtx,
     action: &'static str,
     token: Option<&str>,
