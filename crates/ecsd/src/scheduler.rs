@@ -309,10 +309,7 @@ fn release_placed_instances(
             carried.push(ActionRecord {
                 resource_type: ResourceKind::Instance.as_str(),
                 resource_id: instance.id.clone(),
-                action: job.kind.as_str(),
-                scheduled_at: job.due_at,
-                happened_at,
-                outcome: Outcome::Released.label(),
+                ..record(job, happened_at, Outcome::Released.label())
             });
         }
         match page.next_after {

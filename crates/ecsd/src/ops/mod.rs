@@ -45,7 +45,7 @@ pub struct OpCtx<'a> {
     pub now: DateTime<Utc>,
     pub params: &'a Params,
     /// The request's signature nonce, recorded with the operation's writes.
-    pub nonce: Option<RequestNonce<'a>>,
+    pub nonce: RequestNonce<'a>,
 }
 
 /// A signed request's nonce and when (by the real clock) it arrived.
@@ -66,15 +66,16 @@ impl OpCtx<'_> {
         T: Send + 'static,
         F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
     {
-        let nonce = self
-            .nonce
-            .map(|n| (n.key_id.to_owned(), n.nonce.to_owned(), n.seen_at));
+        let RequestNonce {
+            key_id,
+            nonce,
+            seen_at,
+        } = self.nonce;
+        let (key_id, nonce) = (key_id.to_owned(), nonce.to_owned());
         self.app
             .write_async(move |tx| {
                 let out = f(tx)?;
-                if let Some((key_id, nonce, seen_at)) = &nonce {
-                    tx.record_nonce(key_id, nonce, *seen_at)?;
-                }
+                tx.record_nonce(&key_id, &nonce, seen_at)?;
                 Ok(out)
             })
             .await

@@ -110,8 +110,8 @@ async fn advance(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let worker = app.clone();
     let result = tokio::task::spawn_blocking(move || {
         // The new time is stored before anything runs at it, so a crash mid-way resumes there
-        // and catches up. The clock calls see moves along with the due work (`run_due`) and
-        // reaches `to` once all of it is done.
+        // and catches up. The clock that calls see moves along with the due work (`run_due`)
+        // and reaches `to` once all of it is done.
         let stamp = to.to_rfc3339();
         worker.write(move |tx| Ok(tx.put_setting(VIRTUAL_NOW_SETTING, &stamp)?))?;
         let done = scheduler::run_due(&worker, to, Some(from));

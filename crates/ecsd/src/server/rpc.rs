@@ -117,12 +117,7 @@ async fn read_body(mut body: Body) -> Result<Vec<u8>, ApiError> {
 /// An authenticated call to a known operation.
 struct Call {
     req: RpcRequest,
-    op: &'static Operation,
-    account_id: i64,
-    /// Who signed, with which nonce, and when (real clock) the request arrived.
-    key_id: String,
-    nonce: String,
-    arrived: DateTime<Utc>,
+    auth: Authorized,
 }
 
 /// Parses and authenticates a request and finds its operation. A refusal comes with the format
@@ -133,19 +128,7 @@ fn accept(app: &App, http: &HttpRequest) -> Result<Call, (Format, String, ApiErr
         (error_format(http), host, e)
     })?;
     match authorize(app, &req, http) {
-        Ok(Authorized {
-            op,
-            account_id,
-            caller,
-            arrived,
-        }) => Ok(Call {
-            req,
-            op,
-            account_id,
-            key_id: caller.access_key_id,
-            nonce: caller.nonce,
-            arrived,
-        }),
+        Ok(auth) => Ok(Call { req, auth }),
         Err(e) => Err((req.format, host_id(&req).to_string(), e)),
     }
 }
@@ -162,7 +145,9 @@ fn host_id(req: &RpcRequest) -> &str {
 struct Authorized {
     op: &'static Operation,
     account_id: i64,
+    /// Who signed, with which nonce.
     caller: Caller,
+    /// When (by the real clock) the request arrived.
     arrived: DateTime<Utc>,
 }
 
@@ -202,16 +187,16 @@ fn authorize(app: &App, req: &RpcRequest, http: &HttpRequest) -> Result<Authoriz
 async fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
     let ctx = OpCtx {
         app,
-        account_id: call.account_id,
+        account_id: call.auth.account_id,
         now: app.clock.now(),
         params: &call.req.params,
-        nonce: Some(RequestNonce {
-            key_id: &call.key_id,
-            nonce: &call.nonce,
-            seen_at: call.arrived,
-        }),
+        nonce: RequestNonce {
+            key_id: &call.auth.caller.access_key_id,
+            nonce: &call.auth.caller.nonce,
+            seen_at: call.auth.arrived,
+        },
     };
-    let rendered = match (call.op.run)(&ctx).await {
+    let rendered = match (call.auth.op.run)(&ctx).await {
         Ok(Answer::Fields(fields)) => Ok(success(call, request_id, fields)),
         Ok(Answer::Typed(body)) => match call.req.format {
             Format::Json => body.to_json(request_id).map(render_success_json),
@@ -220,7 +205,7 @@ async fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
                 .map(|fields| success(call, request_id, fields)),
         }
         .map_err(|e| {
-            tracing::error!(error = %e, action = call.op.name, "cannot serialize an answer");
+            tracing::error!(error = %e, action = call.auth.op.name, "cannot serialize an answer");
             INTERNAL_ERROR.err()
         }),
         Err(e) => Err(e),
@@ -229,7 +214,7 @@ async fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
         Ok(response) => response,
         Err(e) => {
             if e.status >= 500 {
-                tracing::warn!(code = %e.code, action = call.op.name, "server error answered");
+                tracing::warn!(code = %e.code, action = call.auth.op.name, "server error answered");
             }
             render_error(call.req.format, request_id, host_id(&call.req), &e)
         }
@@ -239,7 +224,7 @@ async fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
 /// A success document from an answer's fields.
 fn success(call: &Call, request_id: &str, mut fields: Map<String, Value>) -> HttpResponse {
     fields.insert("RequestId".into(), Value::String(request_id.to_string()));
-    render_success(call.op.name, call.req.format, &Value::Object(fields))
+    render_success(call.auth.op.name, call.req.format, &Value::Object(fields))
 }
 
 fn to_response(r: HttpResponse) -> Response {
