@@ -88,8 +88,21 @@ pub fn auto_release_time(
         None | Some("") => return Ok(None),
         Some(s) => s,
     };
-    let at = truncate_to_minute(parse_utc_second(raw).ok_or(ReleaseTimeError::Malformed)?);
-    if at < now + MIN_RELEASE_LEAD {
+    let at = parse_utc_second(raw).ok_or(ReleaseTimeError::Malformed)?;
+    release_window(at, now).map(Some)
+}
+
+/// The auto-release rules for a parsed time: truncated to its minute, then at least 30 minutes
+/// and at most 3 years from `now`. Returns the time that will be kept.
+pub fn release_window(
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ReleaseTimeError> {
+    let at = truncate_to_minute(at);
+    let earliest = now
+        .checked_add_signed(MIN_RELEASE_LEAD)
+        .ok_or(ReleaseTimeError::TooLate)?;
+    if at < earliest {
         return Err(ReleaseTimeError::TooEarly);
     }
     let latest = now
@@ -98,7 +111,7 @@ pub fn auto_release_time(
     if at > latest {
         return Err(ReleaseTimeError::TooLate);
     }
-    Ok(Some(at))
+    Ok(at)
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ use ecs_domain::model::{AccessKey, Account, ChargeType, DedicatedHost, Instance}
 use ecs_domain::{ApiError, Money};
 
 pub mod sqlite;
+/// The conformance suite, for engines' tests only (feature `testsuite`).
+#[cfg(feature = "testsuite")]
 pub mod testsuite;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,21 @@ pub enum StoreError {
     Corrupt(String),
     #[error("a transaction closure panicked")]
     Panicked,
+    /// A concurrent transaction got in the way (a serialization failure, a busy lock). The
+    /// transaction changed nothing and may simply be run again; engines do so, a bounded
+    /// number of times ([`MAX_TX_ATTEMPTS`]), before reporting it.
+    #[error("conflicting concurrent transaction: {0}")]
+    Conflict(String),
+}
+
+/// How many times an engine runs a transaction that keeps meeting [`StoreError::Conflict`].
+pub const MAX_TX_ATTEMPTS: u32 = 5;
+
+impl TxError {
+    /// Whether running the same transaction again may succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, TxError::Store(StoreError::Conflict(_)))
+    }
 }
 
 /// Why a transaction closure stopped: the request was refused (an ECS error for the client), or
@@ -76,13 +93,25 @@ impl ResourceKind {
 }
 
 /// One entry of the due-time index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Job {
     pub resource: ResourceKind,
     pub resource_id: String,
     pub account_id: i64,
     pub kind: ActionKind,
     pub due_at: DateTime<Utc>,
+}
+
+/// Who is carrying out due jobs, and until when its claim holds. A claim whose lease ran out
+/// (by the real clock: a virtual clock may stand still for hours) is taken over by the next
+/// claimer, so a claimer that died does not strand its jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub owner: String,
+    /// The real time now, to tell live claims from lapsed ones.
+    pub real_now: DateTime<Utc>,
+    /// Until when (real time) the jobs claimed now are this owner's.
+    pub lease_until: DateTime<Utc>,
 }
 
 /// A lifecycle event to record.
@@ -218,6 +247,24 @@ pub trait StoreTx {
     fn due_jobs(&mut self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Job>>;
     /// The earliest due time in the index, if any.
     fn next_due(&mut self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Claims up to `limit` jobs due at or before `now` that nobody else holds (or whose
+    /// holder's lease ran out; an owner's own unfinished claims are taken again), earliest first, for `claim.owner` until `claim.lease_until`. Engines
+    /// with concurrent writers must make two claimers never get the same job while a lease
+    /// holds (a row lock, `FOR UPDATE SKIP LOCKED`, or a single writer).
+    fn claim_due_jobs(
+        &mut self,
+        now: DateTime<Utc>,
+        claim: &Claim,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>>;
+    /// Whether `owner` still holds its claim on `job` (the same job, due at the same time).
+    /// Checked in the transaction that carries the job out, so a claimer whose lease was taken
+    /// over acts on nothing.
+    fn holds_claim(&mut self, job: &Job, owner: &str) -> StoreResult<bool>;
+    /// Ends `owner`'s claim on `job`: removes the job from the index if it is still there
+    /// under that claim. A job the action rescheduled (the resource was put again) is a new,
+    /// unclaimed entry and stays.
+    fn finish_claim(&mut self, job: &Job, owner: &str) -> StoreResult<()>;
 
     // Events.
     fn append_event(&mut self, event: &NewEvent) -> StoreResult<i64>;
@@ -265,7 +312,9 @@ pub trait StoreTx {
 
 /// A transaction body, boxed so that [`Store`] can be used as a trait object. It is `'static`
 /// because an engine may run it on its own writer thread.
-pub type TxFn = Box<dyn FnOnce(&mut dyn StoreTx) -> TxResult<Box<dyn Any + Send>> + Send + 'static>;
+/// It is `Fn`, not `FnOnce`: an engine may run it again after a conflict ([`StoreError::Conflict`])
+/// or after the group it was committed with failed, so it must not consume what it captured.
+pub type TxFn = Box<dyn Fn(&mut dyn StoreTx) -> TxResult<Box<dyn Any + Send>> + Send + 'static>;
 
 /// Receives a submitted transaction's outcome.
 pub type TxDone = Box<dyn FnOnce(TxResult<Box<dyn Any + Send>>) + Send>;
@@ -293,7 +342,7 @@ pub trait StoreExt: Store {
     fn write<T, F>(&self, f: F) -> TxResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+        F: Fn(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
     {
         unbox(self.write_boxed(boxed(f))?)
     }
@@ -301,7 +350,7 @@ pub trait StoreExt: Store {
     fn read<T, F>(&self, f: F) -> TxResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+        F: Fn(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
     {
         unbox(self.read_boxed(boxed(f))?)
     }
@@ -310,7 +359,7 @@ pub trait StoreExt: Store {
     fn submit<T, F>(&self, f: F, done: impl FnOnce(TxResult<T>) + Send + 'static)
     where
         T: Send + 'static,
-        F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+        F: Fn(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
     {
         self.submit_write(
             boxed(f),
@@ -324,7 +373,7 @@ impl<S: Store + ?Sized> StoreExt for S {}
 fn boxed<T, F>(f: F) -> TxFn
 where
     T: Send + 'static,
-    F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+    F: Fn(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
 {
     Box::new(move |tx| f(tx).map(|v| Box::new(v) as Box<dyn Any + Send>))
 }

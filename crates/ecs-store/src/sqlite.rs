@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{Store, StoreError, StoreResult, TxDone, TxError, TxFn, TxResult};
+use crate::{Store, StoreError, StoreResult, TxDone, TxError, TxFn, TxResult, MAX_TX_ATTEMPTS};
 
 mod positions;
 mod schema;
@@ -50,12 +50,10 @@ const CACHE_KIB: i64 = 32 * 1024;
 
 type Reply = TxResult<Box<dyn Any + Send>>;
 
-/// Called once with a job's outcome, after its transaction committed (or failed).
-type ReplyFn = TxDone;
-
 struct WriteJob {
     f: TxFn,
-    reply: ReplyFn,
+    /// Called once with the job's outcome, after its transaction committed (or failed).
+    reply: TxDone,
 }
 
 /// Counters of the writer thread, to see how well writes are being grouped.
@@ -96,7 +94,14 @@ pub(crate) trait DbResult<T> {
 
 impl<T> DbResult<T> for rusqlite::Result<T> {
     fn db(self) -> StoreResult<T> {
-        self.map_err(|e| StoreError::Backend(format!("sqlite: {e}")))
+        self.map_err(|e| match e.sqlite_error_code() {
+            // Another connection (an offline command on the same file) held a lock past the
+            // busy timeout: nothing was done, and trying again may work.
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Conflict(format!("sqlite: {e}"))
+            }
+            _ => StoreError::Backend(format!("sqlite: {e}")),
+        })
     }
 }
 
@@ -259,7 +264,7 @@ impl Store for SqliteStore {
         // Noted before the snapshot begins (see `positions`).
         let generation = self.positions.stable_generation();
         control(&conn, "BEGIN DEFERRED").db()?;
-        let outcome = run_guarded(f, &mut SqliteTx::read(&conn, &self.positions, generation));
+        let outcome = run_guarded(&f, &mut SqliteTx::read(&conn, &self.positions, generation));
         // Nothing to keep from a read; ROLLBACK just ends the snapshot. A connection that
         // cannot end it is not put back.
         if control(&conn, "ROLLBACK").is_ok() && conn.is_autocommit() {
@@ -302,7 +307,7 @@ fn open_reader(path: &Path) -> StoreResult<Connection> {
 }
 
 /// Runs a closure against `conn`, turning a panic into [`StoreError::Panicked`].
-fn run_guarded(f: TxFn, tx: &mut SqliteTx<'_>) -> Reply {
+fn run_guarded(f: &TxFn, tx: &mut SqliteTx<'_>) -> Reply {
     // AssertUnwindSafe: after a panic the only state we reuse is the connection, and the caller
     // rolls it back (to the savepoint, or the whole read) before anything else sees it.
     let writable = tx.is_writable();
@@ -357,8 +362,10 @@ fn run_batch(
     counters: &Counters,
     positions: &PagePositions,
 ) {
-    // Normally one pass. If the transaction breaks part way, the jobs already run are answered
-    // with the failure and the ones not yet run get a fresh transaction.
+    // Normally one pass. If the group transaction breaks part way or its commit fails, nothing
+    // of it was kept; its jobs are run again in a fresh transaction (transaction bodies are
+    // `Fn` for this), up to MAX_TX_ATTEMPTS times, and only then answered with the failure.
+    let mut attempt = 1;
     while !pending.is_empty() {
         if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
             tracing::error!(error = %e, "cannot begin a write transaction");
@@ -371,13 +378,13 @@ fn run_batch(
             return;
         }
 
-        let mut ran: Vec<(ReplyFn, Reply)> = Vec::with_capacity(pending.len());
+        let mut ran: Vec<(WriteJob, Reply)> = Vec::with_capacity(pending.len());
         let mut broken = None;
-        while let Some(WriteJob { f, reply }) = pending.pop_front() {
-            match run_job(conn, positions, f) {
-                JobEnd::Done(outcome) => ran.push((reply, outcome)),
+        while let Some(job) = pending.pop_front() {
+            match run_job(conn, positions, &job.f) {
+                JobEnd::Done(outcome) => ran.push((job, outcome)),
                 JobEnd::Broken(why) => {
-                    ran.push((reply, Err(TxError::Store(StoreError::Backend(why.clone())))));
+                    ran.push((job, Err(TxError::Store(StoreError::Backend(why.clone())))));
                     broken = Some(why);
                     break;
                 }
@@ -393,18 +400,28 @@ fn run_batch(
                 counters.commits.fetch_add(1, Ordering::Relaxed);
                 counters.jobs.fetch_add(ran.len() as u64, Ordering::Relaxed);
                 // Only now, with the commit durable, does anyone learn their write succeeded.
-                for (reply, outcome) in ran {
-                    reply(outcome);
+                for (job, outcome) in ran {
+                    (job.reply)(outcome);
                 }
+                attempt = 1;
             }
             Err(why) => {
-                tracing::error!(error = %why, jobs = ran.len(), "write transaction failed");
+                tracing::error!(error = %why, jobs = ran.len(), attempt, "write transaction failed");
                 recover(conn);
-                for (reply, _) in ran {
-                    reply(Err(TxError::Store(StoreError::Backend(format!(
+                if attempt < MAX_TX_ATTEMPTS {
+                    attempt += 1;
+                    // Nothing was kept: the same jobs go first into the next transaction.
+                    for (job, _) in ran.into_iter().rev() {
+                        pending.push_front(job);
+                    }
+                    continue;
+                }
+                for (job, _) in ran {
+                    (job.reply)(Err(TxError::Store(StoreError::Backend(format!(
                         "write transaction failed, nothing was kept: {why}"
                     )))));
                 }
+                attempt = 1;
             }
         }
     }
@@ -419,27 +436,35 @@ fn recover(conn: &Connection) {
     }
 }
 
-fn run_job(conn: &Connection, positions: &PagePositions, f: TxFn) -> JobEnd {
-    if let Err(e) = control(conn, "SAVEPOINT job") {
-        return JobEnd::Broken(format!("cannot open a savepoint: {e}"));
-    }
-    let outcome = run_guarded(f, &mut SqliteTx::write(conn, positions));
-    // Some errors (disk full, I/O errors) make SQLite roll the whole transaction back by
-    // itself, taking the earlier jobs of the group with it.
-    if conn.is_autocommit() {
-        let cause = match &outcome {
-            Err(TxError::Store(e)) => format!(": {e}"),
-            _ => String::new(),
+fn run_job(conn: &Connection, positions: &PagePositions, f: &TxFn) -> JobEnd {
+    let mut attempt = 1;
+    loop {
+        if let Err(e) = control(conn, "SAVEPOINT job") {
+            return JobEnd::Broken(format!("cannot open a savepoint: {e}"));
+        }
+        let outcome = run_guarded(f, &mut SqliteTx::write(conn, positions));
+        // Some errors (disk full, I/O errors) make SQLite roll the whole transaction back by
+        // itself, taking the earlier jobs of the group with it.
+        if conn.is_autocommit() {
+            let cause = match &outcome {
+                Err(TxError::Store(e)) => format!(": {e}"),
+                _ => String::new(),
+            };
+            return JobEnd::Broken(format!("the write transaction was rolled back{cause}"));
+        }
+        let end = match outcome {
+            Ok(_) => control(conn, "RELEASE job"),
+            Err(_) => control(conn, "ROLLBACK TO job").and_then(|()| control(conn, "RELEASE job")),
         };
-        return JobEnd::Broken(format!("the write transaction was rolled back{cause}"));
-    }
-    let end = match outcome {
-        Ok(_) => control(conn, "RELEASE job"),
-        Err(_) => control(conn, "ROLLBACK TO job").and_then(|()| control(conn, "RELEASE job")),
-    };
-    match end {
-        Ok(()) => JobEnd::Done(outcome),
-        Err(e) => JobEnd::Broken(format!("cannot end a savepoint: {e}")),
+        if let Err(e) = end {
+            return JobEnd::Broken(format!("cannot end a savepoint: {e}"));
+        }
+        // A body that met a conflict changed nothing (it was rolled back to its savepoint);
+        // run it again, a bounded number of times.
+        match outcome {
+            Err(e) if e.is_conflict() && attempt < MAX_TX_ATTEMPTS => attempt += 1,
+            outcome => return JobEnd::Done(outcome),
+        }
     }
 }
 

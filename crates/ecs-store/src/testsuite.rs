@@ -26,8 +26,8 @@ use ecs_domain::model::{
 use ecs_domain::Money;
 
 use crate::{
-    HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent, Page, ResourceKind,
-    Store, StoreError, StoreExt, StoreTx, TimeRange, TxError, TxResult,
+    Claim, HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent, Page,
+    ResourceKind, Store, StoreError, StoreExt, StoreTx, TimeRange, TxError, TxResult,
 };
 
 /// One conformance case.
@@ -61,6 +61,11 @@ pub const CASES: &[(&str, Case)] = &[
     ("read_is_a_snapshot", read_is_a_snapshot),
     ("concurrent_writers", concurrent_writers),
     ("failed_writes_in_a_crowd", failed_writes_in_a_crowd),
+    (
+        "claims_are_exclusive_and_lapse",
+        claims_are_exclusive_and_lapse,
+    ),
+    ("conflicts_are_retried", conflicts_are_retried),
 ];
 
 /// Runs one case on a fresh store from `make`.
@@ -106,6 +111,8 @@ macro_rules! store_conformance_tests {
             read_is_a_snapshot,
             concurrent_writers,
             failed_writes_in_a_crowd,
+            claims_are_exclusive_and_lapse,
+            conflicts_are_retried,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
@@ -208,7 +215,7 @@ fn unique(base: &str) -> String {
 fn write<T, F>(store: &dyn Store, f: F) -> T
 where
     T: Send + 'static,
-    F: FnOnce(&mut dyn StoreTx) -> crate::StoreResult<T> + Send + 'static,
+    F: Fn(&mut dyn StoreTx) -> crate::StoreResult<T> + Send + 'static,
 {
     store
         .write(move |tx| f(tx).map_err(TxError::from))
@@ -218,7 +225,7 @@ where
 fn read<T, F>(store: &dyn Store, f: F) -> T
 where
     T: Send + 'static,
-    F: FnOnce(&mut dyn StoreTx) -> crate::StoreResult<T> + Send + 'static,
+    F: Fn(&mut dyn StoreTx) -> crate::StoreResult<T> + Send + 'static,
 {
     store
         .read(move |tx| f(tx).map_err(TxError::from))
@@ -1712,7 +1719,7 @@ pub fn rollback_on_error(store: Arc<dyn Store>) {
                 let ghost = tx.create_account(&new_name)?;
                 tx.set_balance(a, Money::from_units(1))?;
                 tx.put_access_key(&AccessKey {
-                    id: key_id,
+                    id: key_id.clone(),
                     secret: "s".into(),
                     account_id: ghost.id,
                 })?;
@@ -1953,7 +1960,7 @@ pub fn concurrent_writers(store: Arc<dyn Store>) {
                         tx.append_event(&NewEvent {
                             account_id: a,
                             resource: ResourceKind::Instance,
-                            resource_id: id,
+                            resource_id: id.clone(),
                             action: "RunInstances".into(),
                             scheduled_at: None,
                             happened_at: at("2026-01-01T00:00:00Z"),
@@ -2074,4 +2081,135 @@ pub fn failed_writes_in_a_crowd(store: Arc<dyn Store>) {
     job_ids.sort();
     want.retain(|id| id != "i-blocker");
     assert_eq!(job_ids, want, "only the kept writes have jobs");
+}
+
+/// A due job is claimed by one owner at a time; a lapsed lease is taken over; a claim is only
+/// honoured for the very job it was made on (a rescheduled resource is a new, unclaimed job);
+/// finishing a claim removes the job.
+pub fn claims_are_exclusive_and_lapse(store: Arc<dyn Store>) {
+    let a = new_account(&*store, "claims").id;
+    let t0 = at("2026-05-01T00:00:00Z");
+    let real = at("2026-12-01T00:00:00Z");
+    let mut instances = Vec::new();
+    for n in 0..5 {
+        let mut i = sample_instance(a, &format!("i-claim-{n}"));
+        i.auto_release_time = Some(t0 + Duration::minutes(n));
+        instances.push(i);
+    }
+    put_instances(&*store, instances.clone());
+    let claim = |owner: &str, real_now: DateTime<Utc>| Claim {
+        owner: owner.to_owned(),
+        real_now,
+        lease_until: real_now + Duration::seconds(30),
+    };
+    let claim_jobs = |c: Claim, now: DateTime<Utc>, limit: u32| {
+        write(&*store, move |tx| tx.claim_due_jobs(now, &c, limit))
+    };
+
+    // Only what is due, earliest first, up to the limit.
+    let first = claim_jobs(claim("a", real), t0 + Duration::minutes(2), 2);
+    let ids: Vec<&str> = first.iter().map(|j| j.resource_id.as_str()).collect();
+    assert_eq!(ids, ["i-claim-0", "i-claim-1"]);
+    // Another owner, lease still live: it gets the next due job only.
+    let second = claim_jobs(claim("b", real), t0 + Duration::minutes(2), 10);
+    let ids: Vec<&str> = second.iter().map(|j| j.resource_id.as_str()).collect();
+    assert_eq!(ids, ["i-claim-2"]);
+    assert!(claim_jobs(claim("c", real), t0 + Duration::minutes(2), 10).is_empty());
+    // An owner takes its own unfinished claims again (a batch it stopped short of).
+    let own = claim_jobs(claim("b", real), t0 + Duration::minutes(2), 10);
+    assert_eq!(own, second);
+
+    let holds = |job: &Job, owner: &str| {
+        let (job, owner) = (job.clone(), owner.to_owned());
+        read(&*store, move |tx| tx.holds_claim(&job, &owner))
+    };
+    assert!(holds(&first[0], "a"));
+    assert!(!holds(&first[0], "b"));
+
+    // a's lease lapses: c takes both of its jobs over, and a no longer holds them.
+    let later = real + Duration::seconds(31);
+    let taken = claim_jobs(claim("c", later), t0 + Duration::minutes(2), 10);
+    let ids: Vec<&str> = taken.iter().map(|j| j.resource_id.as_str()).collect();
+    assert_eq!(ids, ["i-claim-0", "i-claim-1", "i-claim-2"]);
+    assert!(!holds(&first[0], "a"));
+    assert!(holds(&first[0], "c"));
+
+    // Finishing a claim someone else holds changes nothing; the holder's finish removes it.
+    {
+        let job = first[0].clone();
+        write(&*store, move |tx| tx.finish_claim(&job, "a"));
+    }
+    assert!(holds(&first[0], "c"));
+    {
+        let job = first[0].clone();
+        write(&*store, move |tx| tx.finish_claim(&job, "c"));
+    }
+    assert!(!all_jobs(&*store).contains(&first[0]));
+
+    // Rescheduling the resource makes a new job; the old claim does not carry over to it.
+    let mut moved = instances[1].clone();
+    moved.auto_release_time = Some(t0 + Duration::minutes(1) + Duration::seconds(30));
+    put_instances(&*store, vec![moved]);
+    assert!(!holds(&first[1], "c"));
+    let again = claim_jobs(claim("d", later), t0 + Duration::minutes(2), 10);
+    let ids: Vec<&str> = again.iter().map(|j| j.resource_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["i-claim-1"],
+        "the rescheduled job is free; i-claim-2 is still c's"
+    );
+
+    // A put that leaves the schedule alone keeps the claim.
+    let mut renamed = instances[2].clone();
+    renamed.name = "renamed".into();
+    put_instances(&*store, vec![renamed]);
+    assert!(holds(&second[0], "c"));
+}
+
+/// A transaction body that reports a conflict is run again (the engine's bounded retry), and
+/// what it finally writes is written once; one that always conflicts fails, having written
+/// nothing.
+pub fn conflicts_are_retried(store: Arc<dyn Store>) {
+    let a = new_account(&*store, "conflicts").id;
+    let attempts = Arc::new(AtomicU64::new(0));
+    let seen = attempts.clone();
+    let out = store.write(move |tx| {
+        tx.append_event(&NewEvent {
+            account_id: a,
+            resource: ResourceKind::Instance,
+            resource_id: "i-retried".into(),
+            action: "Test".into(),
+            scheduled_at: None,
+            happened_at: at("2026-01-01T00:00:00Z"),
+            outcome: "ok".into(),
+            detail: serde_json::json!({}),
+        })?;
+        if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+            return Err(TxError::Store(StoreError::Conflict("test".into())));
+        }
+        Ok(7)
+    });
+    assert_eq!(out.unwrap(), 7);
+    assert_eq!(attempts.load(Ordering::SeqCst), 3);
+    let events = read(&*store, |tx| tx.events_after(0, 100));
+    let mine = events
+        .iter()
+        .filter(|e| e.event.resource_id == "i-retried")
+        .count();
+    assert_eq!(mine, 1, "the rolled-back attempts left nothing");
+
+    let always = Arc::new(AtomicU64::new(0));
+    let seen = always.clone();
+    let out: TxResult<()> = store.write(move |tx| {
+        tx.set_balance(a, Money::from_units(5))?;
+        seen.fetch_add(1, Ordering::SeqCst);
+        Err(TxError::Store(StoreError::Conflict("test".into())))
+    });
+    assert!(out.unwrap_err().is_conflict());
+    assert_eq!(
+        always.load(Ordering::SeqCst),
+        u64::from(crate::MAX_TX_ATTEMPTS)
+    );
+    let balance = read(&*store, move |tx| tx.account(a)).unwrap().balance;
+    assert_eq!(balance, Money::ZERO);
 }

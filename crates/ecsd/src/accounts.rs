@@ -15,14 +15,26 @@ pub const DEFAULT_ACCOUNT: &str = "default";
 /// The lock file a running server holds in its data dir.
 const SERVER_LOCK: &str = "ecsd.lock";
 
-/// Held (shared: several servers may share a data dir) by `ecsd serve` for as long as it runs.
-/// `clock advance --offline` takes it exclusively, so it refuses to move the stored clock of a
-/// running server, which would overwrite the change with its own time.
+/// Held exclusively by `ecsd serve` for as long as it runs: one server per data dir, since a
+/// server keeps per-process state in front of the store (see `ecs_service::state`) and runs
+/// the lifecycle alone. A second `ecsd serve`, and `clock advance --offline` (which would have
+/// its change overwritten by the running server's clock), are refused. The offline account and
+/// key commands do not take it: they only add rows, which a running server picks up.
 pub fn hold_server_lock(data_dir: &Path) -> Result<std::fs::File, String> {
     let file = open_lock(data_dir)?;
-    file.lock_shared()
-        .map_err(|e| format!("cannot lock {}: {e}", data_dir.join(SERVER_LOCK).display()))?;
-    Ok(file)
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another ecsd server is already running on {} (it holds {}); stop it first, or give \
+             this one its own --data-dir",
+            data_dir.display(),
+            data_dir.join(SERVER_LOCK).display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!(
+            "cannot lock {}: {e}",
+            data_dir.join(SERVER_LOCK).display()
+        )),
+    }
 }
 
 /// The lock a stopped server leaves free; an error when a server is running on `data_dir`.
@@ -63,7 +75,7 @@ pub fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, String> {
     Ok(Arc::new(store))
 }
 
-fn tx_message(e: TxError) -> String {
+pub fn tx_message(e: TxError) -> String {
     match e {
         TxError::Rejected(api) => api.message.into_owned(),
         TxError::Store(s) => s.to_string(),
@@ -118,8 +130,8 @@ pub fn create_access_key(data_dir: &Path, account: &str) -> Result<(), String> {
                     .into());
             };
             tx.put_access_key(&AccessKey {
-                id: key_id,
-                secret: key_secret,
+                id: key_id.clone(),
+                secret: key_secret.clone(),
                 account_id: acc.id,
             })?;
             Ok(())
@@ -143,7 +155,7 @@ pub fn bootstrap_default(
                 Some(a) => a,
                 None => tx.create_account(DEFAULT_ACCOUNT)?,
             };
-            match env_key {
+            match env_key.clone() {
                 Some((id, secret)) => {
                     if let Some(existing) = tx.access_key(&id)? {
                         if existing.account_id != account.id {

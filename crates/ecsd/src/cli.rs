@@ -8,13 +8,10 @@ use serde_json::Value;
 
 use std::path::Path;
 
-use chrono::{DateTime, Duration, Utc};
-use ecs_store::StoreExt;
-
-use crate::accounts::{lock_out_servers, open_store};
-use crate::clock::{parse_duration, VIRTUAL_NOW_SETTING};
+use crate::accounts::{lock_out_servers, open_store, tx_message};
 use crate::output::say;
 use crate::AdminTarget;
+use ecs_service::clock::{advance_stored, latest_time, parse_duration, AdvanceError};
 
 fn call(
     target: &AdminTarget,
@@ -161,28 +158,26 @@ pub fn events(target: &AdminTarget, since: Option<&str>) -> Result<(), String> {
 pub fn clock_advance_offline(data_dir: &Path, duration: &str) -> Result<(), String> {
     let seconds = parse_duration(duration)
         .filter(|s| *s >= 0)
-        .and_then(Duration::try_seconds)
         .ok_or_else(|| format!("bad duration {duration:?}: use e.g. 9d12h, 90m, 30s"))?;
     let _stopped = lock_out_servers(data_dir)?;
     let store = open_store(data_dir)?;
-    let now = store
-        .write(move |tx| {
-            let Some(stored) = tx.setting(VIRTUAL_NOW_SETTING)? else {
-                return Ok(None);
-            };
-            let Ok(at) = DateTime::parse_from_rfc3339(&stored) else {
-                return Ok(None);
-            };
-            let Some(to) = at.with_timezone(&Utc).checked_add_signed(seconds) else {
-                return Ok(Some(Err(
-                    "too far: the clock cannot go that far".to_string()
-                )));
-            };
-            tx.put_setting(VIRTUAL_NOW_SETTING, &to.to_rfc3339())?;
-            Ok(Some(Ok(to)))
-        })
-        .map_err(|e| format!("cannot move the stored clock: {e:?}"))?
-        .ok_or("this data dir has no virtual clock (serve it once with --clock virtual)")??;
+    let now = match advance_stored(&*store, seconds)
+        .map_err(|e| format!("cannot move the stored clock: {}", tx_message(e)))?
+    {
+        Ok(to) => to,
+        Err(AdvanceError::RealClock) => {
+            return Err(
+                "this data dir has no virtual clock (serve it once with --clock virtual)".into(),
+            )
+        }
+        Err(AdvanceError::Backwards) => return Err("the clock cannot move backwards".into()),
+        Err(AdvanceError::TooFar) => {
+            return Err(format!(
+                "too far: the clock stops at {}",
+                latest_time().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ))
+        }
+    };
     say!(
         "stored virtual time is now {}",
         now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)

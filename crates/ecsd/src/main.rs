@@ -7,14 +7,10 @@ use clap::{Args, Parser, Subcommand};
 mod accounts;
 mod app;
 mod cli;
-mod clock;
 mod ops;
 mod output;
-mod scheduler;
 mod serve;
 mod server;
-
-use clock::ClockMode;
 
 #[derive(Parser)]
 #[command(
@@ -149,10 +145,6 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
-
-// Used by the `ClockMode` value parser of `serve`.
-#[allow(unused_imports)]
-use ClockMode as _;
 
 /// glibc's allocator spent a fifth of the request path in malloc/free under concurrent load
 /// (perf, DescribeInstances at 64 connections); mimalloc's thread-local heaps avoid that.

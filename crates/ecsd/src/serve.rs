@@ -5,18 +5,25 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use clap::Args;
 use ecs_domain::catalog::{Catalog, CatalogOverrides};
 use ecs_domain::lifecycle::DEFAULT_EXPIRY_GRACE;
-use ecs_store::StoreExt;
+use ecs_service::clock::parse_duration;
+use ecs_service::{LifecycleClock, Service};
 use serde::Deserialize;
 
-use crate::accounts::{bootstrap_default, hold_server_lock, open_store};
+use crate::accounts::{bootstrap_default, hold_server_lock, open_store, tx_message};
 use crate::app::App;
-use crate::clock::{parse_duration, ClockMode, ServerClock, VIRTUAL_NOW_SETTING};
 use crate::output::say;
-use crate::{scheduler, server, DataDir};
+use crate::{server, DataDir};
+
+/// Which clock the lifecycle runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ClockArg {
+    Real,
+    Virtual,
+}
 
 /// The longest `expiry_grace` a config may set: ten years is already more than any test wants,
 /// and it keeps every planned release time far inside what a timestamp can hold.
@@ -32,7 +39,7 @@ pub struct ServeArgs {
     /// `real`, or `virtual`: starts at the current time (or where it was left) and moves only
     /// through the admin API.
     #[arg(long, env = "ECSD_CLOCK", value_enum, default_value = "real")]
-    clock: ClockMode,
+    clock: ClockArg,
     /// JSON config: catalog overrides (regions, instance_types, host_types) and
     /// `expiry_grace` (e.g. "15d").
     #[arg(long, env = "ECSD_CONFIG")]
@@ -101,44 +108,28 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     bootstrap_default(&store, env_key()?)?;
 
     let clock = match args.clock {
-        ClockMode::Real => ServerClock::real(),
-        ClockMode::Virtual => {
-            // Resume a virtual clock where it was left, so a restart catches up on what was
-            // due at that time; a new one starts at the real time.
-            let stored = store
-                .read(|tx| Ok(tx.setting(VIRTUAL_NOW_SETTING)?))
-                .map_err(|e| format!("cannot read the clock: {e:?}"))?;
-            let start = stored
-                .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or_else(|| {
-                    // Whole seconds: the admin API and events show times to the second.
-                    let now = Utc::now();
-                    now - Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos()))
-                });
-            let stamp = start.to_rfc3339();
-            store
-                .write(move |tx| Ok(tx.put_setting(VIRTUAL_NOW_SETTING, &stamp)?))
-                .map_err(|e| format!("cannot store the clock: {e:?}"))?;
-            ServerClock::virtual_at(start)
-        }
+        ClockArg::Real => LifecycleClock::real(store.clone()),
+        // Resumes a virtual clock where it was left, so a restart catches up on what was due
+        // at that time; a new one starts at the real time.
+        ClockArg::Virtual => LifecycleClock::open_virtual(store.clone())
+            .map_err(|e| format!("cannot open the virtual clock: {}", tx_message(e)))?,
     };
     let admin_token = std::env::var("ECSD_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    let app = Arc::new(App::new(store, clock, catalog, grace, admin_token));
+    let service = Arc::new(Service::new(store, clock, catalog, grace));
+    let app = Arc::new(App::new(service.clone(), admin_token));
     let real_now = chrono::Utc::now();
-    app.forget_old_nonces(real_now)
-        .and_then(|_| app.load_nonces(real_now))
+    service
+        .forget_old_nonces(real_now)
+        .and_then(|_| service.load_nonces(real_now))
         .map_err(|e| format!("cannot load the recorded signature nonces: {e}"))?;
 
     // Catch up before taking calls: whatever fell due while ecsd was down is carried out now,
-    // in due order, so the first answer already reflects it. A virtual clock moves only by
-    // jumps (`clock advance`, also offline), so anything still due fell inside one and is
-    // recorded at its due time, as a jump made while running records it. A real clock's
-    // catch-up is recorded when it happens, which shows how late it was.
-    let replay_from = (app.clock.mode() == ClockMode::Virtual).then_some(DateTime::<Utc>::MIN_UTC);
-    let caught_up = scheduler::run_due(&app, app.clock.now(), replay_from)
+    // in due order, so the first answer already reflects it.
+    let caught_up = app
+        .scheduler
+        .catch_up()
         .map_err(|e| format!("cannot catch up on due lifecycle actions: {e}"))?;
     if !caught_up.is_empty() {
         tracing::info!(
@@ -158,12 +149,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         let bound = listener
             .local_addr()
             .map_err(|e| format!("cannot read the bound address: {e}"))?;
-        scheduler::spawn(app.clone());
+        app.scheduler.clone().spawn();
         // Without a standard output (closed, full) there is nobody to tell; serve anyway.
         if let Err(e) = say!(
             "ecsd listening on http://{bound} (clock: {}, store: {})",
-            app.clock.mode().as_str(),
-            app.store.engine()
+            app.service.clock().mode().as_str(),
+            app.service.engine()
         ) {
             tracing::warn!(error = %e, "could not print the listening address");
         }

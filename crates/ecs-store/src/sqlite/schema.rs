@@ -10,7 +10,7 @@ use super::DbResult;
 use crate::{StoreError, StoreResult};
 
 /// Entry `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The first schema.
 ///
@@ -188,6 +188,13 @@ CREATE TABLE nonces (
     seen_at INTEGER NOT NULL
 );
 CREATE INDEX nonces_by_time ON nonces(seen_at);
+";
+
+/// Claims on due jobs: who is carrying a job out and until when (real unix milliseconds). A job
+/// nobody holds has both NULL. See `StoreTx::claim_due_jobs`.
+const V6: &str = "
+ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
+ALTER TABLE jobs ADD COLUMN lease_until INTEGER;
 ";
 
 /// The schema version this build writes.

@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::positions::{Anchors, PagePositions, STRIDE};
 use super::DbResult;
 use crate::{
-    Event, HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent, Page,
+    Claim, Event, HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent, Page,
     ResourceKind, StoreError, StoreResult, StoreTx, TimeRange,
 };
 
@@ -306,6 +306,29 @@ const DUE_JOBS_SQL: &str = "
     WHERE due_at <= ?1 AND (due_at < ?1 OR due_ns <= ?2)
     ORDER BY due_at, due_ns, resource_id, kind
     LIMIT ?3";
+
+/// The claimer's query: like [`DUE_JOBS_SQL`], skipping jobs under another owner's live claim
+/// (`?4`: the real time now, unix milliseconds; `?5`: the claimer, who may take its own unfinished
+/// claims again). Claimed jobs sit at the head of the range while they are
+/// carried out, so the scan passes over at most the jobs in flight.
+const CLAIMABLE_JOBS_SQL: &str = "
+    SELECT resource_kind, resource_id, kind, account_id, due_at, due_ns FROM jobs
+    WHERE due_at <= ?1 AND (due_at < ?1 OR due_ns <= ?2)
+      AND (claimed_by IS NULL OR lease_until < ?4 OR claimed_by = ?5)
+    ORDER BY due_at, due_ns, resource_id, kind
+    LIMIT ?3";
+
+const CLAIM_JOB_SQL: &str = "UPDATE jobs SET claimed_by = ?4, lease_until = ?5
+    WHERE resource_kind = ?1 AND resource_id = ?2 AND kind = ?3";
+
+/// The same job (resource, kind and due time) under this owner's claim.
+const CLAIMED_JOB_SQL: &str = "SELECT 1 FROM jobs
+    WHERE resource_kind = ?1 AND resource_id = ?2 AND kind = ?3
+      AND due_at = ?4 AND due_ns = ?5 AND claimed_by = ?6";
+
+const FINISH_CLAIM_SQL: &str = "DELETE FROM jobs
+    WHERE resource_kind = ?1 AND resource_id = ?2 AND kind = ?3
+      AND due_at = ?4 AND due_ns = ?5 AND claimed_by = ?6";
 
 const NEXT_DUE_SQL: &str = "SELECT due_at, due_ns FROM jobs ORDER BY due_at, due_ns LIMIT 1";
 
@@ -959,6 +982,86 @@ impl StoreTx for SqliteTx<'_> {
             jobs.push(job_row(row)?);
         }
         Ok(jobs)
+    }
+
+    fn claim_due_jobs(
+        &mut self,
+        now: DateTime<Utc>,
+        claim: &Claim,
+        limit: u32,
+    ) -> StoreResult<Vec<Job>> {
+        self.writing("claim_due_jobs")?;
+        let (secs, nanos) = split_time(now);
+        let jobs = {
+            let mut stmt = self.conn.prepare_cached(CLAIMABLE_JOBS_SQL).db()?;
+            let mut rows = stmt
+                .query(params![
+                    secs,
+                    nanos,
+                    limit,
+                    claim.real_now.timestamp_millis(),
+                    claim.owner
+                ])
+                .db()?;
+            let mut jobs = Vec::new();
+            while let Some(row) = rows.next().db()? {
+                jobs.push(job_row(row)?);
+            }
+            jobs
+        };
+        // The writer is the only one, so nobody can claim these between the read and here.
+        let lease = claim.lease_until.timestamp_millis();
+        for job in &jobs {
+            self.exec(
+                CLAIM_JOB_SQL,
+                params![
+                    job.resource.as_str(),
+                    job.resource_id,
+                    job.kind.as_str(),
+                    claim.owner,
+                    lease
+                ],
+            )?;
+        }
+        Ok(jobs)
+    }
+
+    fn holds_claim(&mut self, job: &Job, owner: &str) -> StoreResult<bool> {
+        let (at, ns) = split_time(job.due_at);
+        self.conn
+            .prepare_cached(CLAIMED_JOB_SQL)
+            .db()?
+            .query_row(
+                params![
+                    job.resource.as_str(),
+                    job.resource_id,
+                    job.kind.as_str(),
+                    at,
+                    ns,
+                    owner
+                ],
+                |_| Ok(()),
+            )
+            .optional()
+            .db()
+            .map(|found| found.is_some())
+    }
+
+    fn finish_claim(&mut self, job: &Job, owner: &str) -> StoreResult<()> {
+        self.writing("finish_claim")?;
+        let (at, ns) = split_time(job.due_at);
+        self.exec(
+            FINISH_CLAIM_SQL,
+            params![
+                job.resource.as_str(),
+                job.resource_id,
+                job.kind.as_str(),
+                at,
+                ns,
+                owner
+            ],
+        )
+        .map(drop)
     }
 
     fn next_due(&mut self) -> StoreResult<Option<DateTime<Utc>>> {

@@ -3,7 +3,7 @@
 use ecs_domain::error::common::invalid_parameter;
 use ecs_domain::model::{HostStatus, LockReason};
 use ecs_domain::ErrorCode;
-use ecs_store::{HostFilter, InstanceFilter, Page};
+use ecs_service::HostFilter;
 use serde_json::{json, Value};
 
 use super::common::{object, optional_enum, region};
@@ -40,45 +40,17 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         .map(|r| r.as_str().to_string());
     let paging = paging(ctx)?;
     let filter = HostFilter {
-        account_id: ctx.account_id,
-        region_id: Some(region.clone()),
+        account_id: ctx.caller.account_id,
+        region_id: Some(region),
         ids,
         zone_id: ctx.params.non_empty("ZoneId").map(str::to_string),
         status,
         lock_reason,
     };
-    let page = paging.page();
-    let account = ctx.account_id;
-    let (listing, placed) = ctx.app.read(move |tx| {
-        let listing = tx.list_hosts(&filter, page)?;
-        let mut placed = Vec::with_capacity(listing.items.len());
-        for host in &listing.items {
-            let on_host = InstanceFilter {
-                account_id: account,
-                region_id: Some(region.clone()),
-                host_id: Some(host.id.clone()),
-                ..Default::default()
-            };
-            let instances = tx
-                .list_instances(
-                    &on_host,
-                    Page::Offset {
-                        offset: 0,
-                        limit: 1000,
-                    },
-                )?
-                .items
-                .into_iter()
-                .map(|i| (i.id, i.instance_type))
-                .collect::<Vec<_>>();
-            placed.push(instances);
-        }
-        Ok((listing, placed))
-    })?;
+    let listing = ctx.service.list_hosts(&ctx.caller, filter, paging.page())?;
     let hosts: Vec<Value> = listing
         .items
         .iter()
-        .zip(&placed)
         .map(|(h, instances)| host_view(h, instances))
         .collect();
     let (number, size) = paging.shown();

@@ -5,7 +5,7 @@ use ecs_domain::model::{ChargeType, Instance, InstanceStatus, LockReason};
 use ecs_domain::time::{parse_utc_minute_or_second, truncate_to_minute};
 use ecs_domain::ApiError;
 use ecs_domain::ErrorCode;
-use ecs_store::{InstanceFilter, Page, TimeRange};
+use ecs_service::{InstanceFilter, Page, TimeRange};
 use serde::Serialize;
 use serde::Serializer;
 
@@ -187,7 +187,7 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
         return Err(DRY_RUN_OPERATION.err());
     }
     let filter = InstanceFilter {
-        account_id: ctx.account_id,
+        account_id: ctx.caller.account_id,
         region_id: Some(region),
         ids,
         zone_id: ctx.params.non_empty("ZoneId").map(str::to_string),
@@ -201,9 +201,7 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
         expires,
     };
     let page = paging.page();
-    let listing = ctx
-        .app
-        .read(move |tx| Ok(tx.list_instances(&filter, page)?))?;
+    let listing = ctx.service.list_instances(&ctx.caller, filter, page)?;
     let (number, size) = paging.shown();
     Ok(Answer::Typed(Box::new(Listed {
         total_count: listing.total,

@@ -46,8 +46,8 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         ChargeType::parse(c).ok_or_else(|| INVALID_CHARGE_TYPE.err())?;
     }
     let regions: Vec<Value> = ctx
-        .app
-        .catalog
+        .service
+        .catalog()
         .regions
         .iter()
         .map(|r| {

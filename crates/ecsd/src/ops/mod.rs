@@ -1,19 +1,17 @@
-//! The API operations: one file each. An operation reads its parameters, asks the domain rules,
-//! reads and writes through one store transaction, and returns its answer's fields. Its error
-//! rows are `const`s at the top of its file.
+//! The API operations: one file each. An operation only translates: it reads its parameters
+//! into a typed command, has the service carry it out, and renders the result as its answer's
+//! fields. The rules, and the error rows they answer with, are the service's; an operation's
+//! own rows (how ECS words a missing or malformed parameter of this call) are `const`s at the
+//! top of its file.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use ecs_domain::ApiError;
-use ecs_store::{StoreTx, TxResult};
+use ecs_service::{Caller, Service};
 use ecs_wire::Params;
 use serde::Serialize;
 use serde_json::Value;
-
-use crate::app::App;
 
 mod common;
 mod views;
@@ -34,52 +32,13 @@ mod run_instances;
 mod start_instance;
 mod stop_instance;
 
-pub use common::release_instance;
-
 /// What an operation sees of the call.
 pub struct OpCtx<'a> {
-    pub app: &'a Arc<App>,
-    /// The caller's account; resources of other accounts do not exist for it.
-    pub account_id: i64,
-    /// The server clock when the call arrived.
-    pub now: DateTime<Utc>,
+    pub service: &'a Service,
+    /// The caller: its account (resources of other accounts do not exist for it) and the
+    /// signed request, whose nonce the service records with the operation's writes.
+    pub caller: Caller,
     pub params: &'a Params,
-    /// The request's signature nonce, recorded with the operation's writes.
-    pub nonce: RequestNonce<'a>,
-}
-
-/// A signed request's nonce and when (by the real clock) it arrived.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestNonce<'a> {
-    pub key_id: &'a str,
-    pub nonce: &'a str,
-    pub seen_at: DateTime<Utc>,
-}
-
-impl OpCtx<'_> {
-    /// Runs the operation's write transaction (see [`App::write_async`]) and records the
-    /// request's nonce in it, so the write and the proof that this request was carried out
-    /// commit together: after a restart the nonce is loaded again and a replay of the request
-    /// is still refused. A write that fails records nothing.
-    pub async fn write_async<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
-    {
-        let RequestNonce {
-            key_id,
-            nonce,
-            seen_at,
-        } = self.nonce;
-        let (key_id, nonce) = (key_id.to_owned(), nonce.to_owned());
-        self.app
-            .write_async(move |tx| {
-                let out = f(tx)?;
-                tx.record_nonce(&key_id, &nonce, seen_at)?;
-                Ok(out)
-            })
-            .await
-    }
 }
 
 /// What most operations answer: the fields beside `RequestId`.

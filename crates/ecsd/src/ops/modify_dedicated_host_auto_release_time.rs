@@ -1,8 +1,9 @@
 //! ModifyDedicatedHostAutoReleaseTime: set, change or cancel when a pay-as-you-go dedicated
 //! host is released.
 
-use ecs_domain::model::ChargeType;
 use ecs_domain::ErrorCode;
+use ecs_service::hosts::HOST_RELEASE_TIME_ROWS;
+use ecs_service::instances::SetReleaseTime;
 
 use super::common::{empty, region, release_time, required_or};
 use super::{OpCtx, OpResult, Operation};
@@ -17,39 +18,14 @@ const MISSING_HOST_ID: ErrorCode = ErrorCode::new(
     "MissingParameter",
     "DedicatedHostId should not be null.",
 );
-const MALFORMED_RELEASE_TIME: ErrorCode = ErrorCode::new(
-    400,
-    "InvalidAutoReleaseTime.Malformed",
-    "The specified parameter autoReleaseTime is not valid.",
-);
-const CHARGE_TYPE_VIOLATION: ErrorCode = ErrorCode::new(
-    403,
-    "ChargeTypeViolation",
-    "The operation is not permitted due to charge type of the dedicated host.",
-);
-const NO_SUCH_RESOURCE: ErrorCode = ErrorCode::new(
-    404,
-    "NoSuchResource",
-    "The specified resource is not found.",
-);
 
 async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let id = required_or(ctx, "DedicatedHostId", MISSING_HOST_ID)?.to_string();
-    let region = region(ctx)?;
-    let at = release_time(ctx, MALFORMED_RELEASE_TIME)?;
-    let account = ctx.account_id;
-    ctx.write_async(move |tx| {
-        let mut host = match tx.host(account, &id)? {
-            Some(h) if h.region_id == region => h,
-            _ => return Err(NO_SUCH_RESOURCE.err().into()),
-        };
-        if host.charge_type != ChargeType::PostPaid {
-            return Err(CHARGE_TYPE_VIOLATION.err().into());
-        }
-        host.auto_release_time = at;
-        tx.put_host(&host)?;
-        Ok(())
-    })
-    .await?;
+    let cmd = SetReleaseTime {
+        id,
+        region: Some(region(ctx)?),
+        at: release_time(ctx, HOST_RELEASE_TIME_ROWS.malformed)?,
+    };
+    ctx.service.set_host_release_time(&ctx.caller, cmd).await?;
     Ok(empty())
 }

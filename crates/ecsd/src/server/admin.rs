@@ -15,8 +15,8 @@ use ecs_store::Event;
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::clock::{AdvanceError, VIRTUAL_NOW_SETTING};
-use crate::scheduler;
+use ecs_scheduler::JumpError;
+use ecs_service::clock::{latest_time, AdvanceError};
 
 pub fn router(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
@@ -78,8 +78,8 @@ fn problem(status: StatusCode, message: &str) -> Response {
 
 async fn clock(State(app): State<Arc<App>>) -> Response {
     Json(json!({
-        "now": app.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "mode": app.clock.mode().as_str(),
+        "now": app.service.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "mode": app.service.clock().mode().as_str(),
     }))
     .into_response()
 }
@@ -92,44 +92,28 @@ async fn advance(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let Some(seconds) = body.get("seconds").and_then(Value::as_i64) else {
         return problem(StatusCode::BAD_REQUEST, "seconds must be a whole number");
     };
-    let _guard = app.lifecycle_lock.lock().await;
-    let to = match app.clock.advanced_by(seconds) {
-        Ok(t) => t,
-        Err(AdvanceError::RealClock) => {
-            return problem(
-                StatusCode::CONFLICT,
-                "the clock is real; start with --clock virtual",
-            )
-        }
-        Err(AdvanceError::Backwards) => {
-            return problem(StatusCode::BAD_REQUEST, "the clock cannot move backwards")
-        }
-        Err(AdvanceError::Overflow) => return problem(StatusCode::BAD_REQUEST, "too far"),
-    };
-    let from = app.clock.now();
-    let worker = app.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        // The new time is stored before anything runs at it, so a crash mid-way resumes there
-        // and catches up. The clock that calls see moves along with the due work (`run_due`)
-        // and reaches `to` once all of it is done.
-        let stamp = to.to_rfc3339();
-        worker.write(move |tx| Ok(tx.put_setting(VIRTUAL_NOW_SETTING, &stamp)?))?;
-        let done = scheduler::run_due(&worker, to, Some(from));
-        worker
-            .clock
-            .set(to)
-            .map_err(|_| ecs_domain::error::common::INTERNAL_ERROR.err())?;
-        done
-    })
-    .await;
-    match result {
-        Ok(Ok(actions)) => Json(json!({
+    match app.scheduler.jump(seconds).await {
+        Ok((to, actions)) => Json(json!({
             "now": to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             "actions": actions,
         }))
         .into_response(),
-        Ok(Err(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(JumpError::Clock(AdvanceError::RealClock)) => problem(
+            StatusCode::CONFLICT,
+            "the clock is real; start with --clock virtual",
+        ),
+        Err(JumpError::Clock(AdvanceError::Backwards)) => {
+            problem(StatusCode::BAD_REQUEST, "the clock cannot move backwards")
+        }
+        Err(JumpError::Clock(AdvanceError::TooFar)) => problem(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "too far: the clock stops at {}, the latest time ECS answers can show with \
+                 room for every time derived from it",
+                latest_time().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ),
+        Err(JumpError::Failed(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
@@ -203,10 +187,8 @@ async fn events(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Respo
         },
     };
     let worker = app.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        worker.read(move |tx| Ok(tx.events_after(since, limit)?))
-    })
-    .await;
+    let result =
+        tokio::task::spawn_blocking(move || worker.service.events_after(since, limit)).await;
     match result {
         Ok(Ok(list)) => {
             let next = list.last().map(|e| e.seq).unwrap_or(since);
@@ -249,18 +231,10 @@ async fn set_balance(
 }
 
 async fn balance(app: Arc<App>, key_id: String, set: Option<Money>) -> Response {
-    let Some(key) = app.access_key(&key_id) else {
-        return problem(StatusCode::NOT_FOUND, "no such AccessKeyId");
-    };
     let worker = app.clone();
-    let account_id = key.account_id;
-    let result = tokio::task::spawn_blocking(move || {
-        if let Some(amount) = set {
-            worker.write(move |tx| Ok(tx.set_balance(account_id, amount)?))?;
-        }
-        worker.read(move |tx| Ok(tx.account(account_id)?))
-    })
-    .await;
+    let id = key_id.clone();
+    let result =
+        tokio::task::spawn_blocking(move || worker.service.key_account_balance(&id, set)).await;
     match result {
         Ok(Ok(Some(account))) => Json(json!({
             "access_key_id": key_id,
@@ -268,16 +242,19 @@ async fn balance(app: Arc<App>, key_id: String, set: Option<Money>) -> Response 
             "balance": account.balance,
         }))
         .into_response(),
-        Ok(Ok(None)) => problem(StatusCode::NOT_FOUND, "the key's account is gone"),
+        Ok(Ok(None)) => problem(StatusCode::NOT_FOUND, "no such AccessKeyId"),
         Ok(Err(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
 
 async fn reset(State(app): State<Arc<App>>) -> Response {
-    let _guard = app.lifecycle_lock.lock().await;
     let worker = app.clone();
-    let result = tokio::task::spawn_blocking(move || worker.write(|tx| Ok(tx.reset()?))).await;
+    let result = app
+        .scheduler
+        .exclusive(|| tokio::task::spawn_blocking(move || worker.service.reset()))
+        .await
+        .await;
     match result {
         Ok(Ok(())) => Json(json!({ "reset": true })).into_response(),
         Ok(Err(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),

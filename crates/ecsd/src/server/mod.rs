@@ -28,8 +28,8 @@ async fn health(axum::extract::State(app): axum::extract::State<Arc<App>>) -> Re
         StatusCode::OK,
         Json(json!({
             "status": "ok",
-            "store": app.store.engine(),
-            "clock": app.clock.mode().as_str(),
+            "store": app.service.engine(),
+            "clock": app.service.clock().mode().as_str(),
         })),
     )
         .into_response()

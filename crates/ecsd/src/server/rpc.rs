@@ -20,7 +20,8 @@ use ecs_wire::{
 use serde_json::{Map, Value};
 
 use crate::app::App;
-use crate::ops::{self, Answer, OpCtx, Operation, RequestNonce};
+use crate::ops::{self, Answer, OpCtx, Operation};
+use ecs_service::RequestNonce;
 
 /// The HostId errors show when the client sent no Host header.
 const DEFAULT_HOST_ID: &str = "ecs.aliyuncs.com";
@@ -153,10 +154,11 @@ struct Authorized {
 
 fn authorize(app: &App, req: &RpcRequest, http: &HttpRequest) -> Result<Authorized, ApiError> {
     let real_now = Utc::now();
+    let service = &app.service;
     let caller = verify_signature(req, http, real_now, &|id| {
-        app.access_key(id).map(|k| k.secret)
+        service.access_key(id).map(|k| k.secret)
     })?;
-    if !app.remember_nonce(&caller.access_key_id, &caller.nonce, real_now) {
+    if !service.accept_nonce(&caller.access_key_id, &caller.nonce, real_now) {
         return Err(SIGNATURE_NONCE_USED.err());
     }
     req.check_version()?;
@@ -165,11 +167,11 @@ fn authorize(app: &App, req: &RpcRequest, http: &HttpRequest) -> Result<Authoriz
     // Every operation is regional: a RegionId, where sent (the classic SDKs always send the
     // client's), must be one this server offers.
     if let Some(region) = req.params.non_empty("RegionId") {
-        if app.catalog.region(region).is_none() {
+        if service.catalog().region(region).is_none() {
             return Err(INVALID_REGION_ID.err());
         }
     }
-    let key = app
+    let key = service
         .access_key(&caller.access_key_id)
         .ok_or_else(|| INTERNAL_ERROR.err())?;
     Ok(Authorized {
@@ -186,15 +188,16 @@ fn authorize(app: &App, req: &RpcRequest, http: &HttpRequest) -> Result<Authoriz
 /// transaction to the store's writer and wait for its commit without holding a thread.
 async fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
     let ctx = OpCtx {
-        app,
-        account_id: call.auth.account_id,
-        now: app.clock.now(),
-        params: &call.req.params,
-        nonce: RequestNonce {
-            key_id: &call.auth.caller.access_key_id,
-            nonce: &call.auth.caller.nonce,
-            seen_at: call.auth.arrived,
+        service: &app.service,
+        caller: ecs_service::Caller {
+            account_id: call.auth.account_id,
+            request: Some(RequestNonce {
+                key_id: call.auth.caller.access_key_id.clone(),
+                nonce: call.auth.caller.nonce.clone(),
+                seen_at: call.auth.arrived,
+            }),
         },
+        params: &call.req.params,
     };
     let rendered = match (call.auth.op.run)(&ctx).await {
         Ok(Answer::Fields(fields)) => Ok(success(call, request_id, fields)),

@@ -1,0 +1,232 @@
+//! ecsd's service: typed commands and queries over the store, the one place where the
+//! lifecycle rules are enforced. Every door calls it: the RPC operations (parse → command →
+//! render), the scheduler (claim → carry out), the console and the CLI.
+//!
+//! ```text
+//!   wire (ecs-wire) → operations (ecsd::ops) ─┐
+//!   console, CLI, admin API ──────────────────┼→ service (this crate) → store (ecs-store)
+//!   scheduler (ecs-scheduler) ────────────────┘        └→ domain rules (ecs-domain)
+//! ```
+//!
+//! A command takes the caller (its account, and the signed request it came in, if any), the
+//! region and typed ids and values, and returns a typed result or an [`ApiError`]: the ECS
+//! code, HTTP status and message as data. The error rows a command can answer are `const`s in
+//! its module. Each command is one store transaction; a refused command changes nothing.
+//!
+//! What a process keeps for itself, and why that is safe, is in [`state`].
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use ecs_domain::catalog::Catalog;
+use ecs_domain::error::common::INTERNAL_ERROR;
+use ecs_domain::model::AccessKey;
+use ecs_domain::ApiError;
+use ecs_store::{Store, StoreExt, StoreTx, TxError, TxResult};
+
+pub mod admin;
+pub mod clock;
+mod creating;
+pub mod hosts;
+pub mod instances;
+pub mod lifecycle;
+mod resource;
+pub mod state;
+
+pub use clock::{ClockMode, LifecycleClock};
+pub use creating::{CreateBilling, Idempotency};
+pub use ecs_store::{HostFilter, InstanceFilter, Listing, Page, TimeRange};
+pub use lifecycle::ActionRecord;
+
+/// Who asks. Resources of other accounts do not exist for a caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account_id: i64,
+    /// The signed request the command came in, whose nonce is recorded with what it does;
+    /// `None` for doors without signatures (console, CLI, scheduler).
+    pub request: Option<RequestNonce>,
+}
+
+impl Caller {
+    /// A caller with no signed request (the console, tests).
+    pub fn account(account_id: i64) -> Self {
+        Self {
+            account_id,
+            request: None,
+        }
+    }
+}
+
+/// A signed request's nonce, and when (by the real clock) it arrived.
+#[derive(Debug, Clone)]
+pub struct RequestNonce {
+    pub key_id: String,
+    pub nonce: String,
+    pub seen_at: DateTime<Utc>,
+}
+
+pub struct Service {
+    store: Arc<dyn Store>,
+    clock: LifecycleClock,
+    catalog: Arc<Catalog>,
+    /// How long an expired, unpaid subscription is kept before release.
+    expiry_grace: Duration,
+    keys: state::KeyCache,
+    nonces: state::NonceCache,
+}
+
+impl Service {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: LifecycleClock,
+        catalog: Catalog,
+        expiry_grace: Duration,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            catalog: Arc::new(catalog),
+            expiry_grace,
+            keys: state::KeyCache::default(),
+            nonces: state::NonceCache::default(),
+        }
+    }
+
+    pub fn clock(&self) -> &LifecycleClock {
+        &self.clock
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Which storage engine serves this service, for logs and /health.
+    pub fn engine(&self) -> &'static str {
+        self.store.engine()
+    }
+
+    /// The lifecycle time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The key with this id, from the cache or the store.
+    pub fn access_key(&self, id: &str) -> Option<AccessKey> {
+        if let Some(k) = self.keys.get(id) {
+            return Some(k);
+        }
+        let id_owned = id.to_string();
+        let found = self
+            .store
+            .read(move |tx| Ok(tx.access_key(&id_owned)?))
+            .ok()
+            .flatten()?;
+        self.keys.insert(found.clone());
+        Some(found)
+    }
+
+    /// Records a signed request's nonce; false when the same key already used it within the
+    /// signature window.
+    pub fn accept_nonce(&self, key_id: &str, nonce: &str, real_now: DateTime<Utc>) -> bool {
+        self.nonces.remember(key_id, nonce, real_now)
+    }
+
+    /// Fills the nonce set from the nonces the store recorded (on start, before taking calls).
+    pub fn load_nonces(&self, real_now: DateTime<Utc>) -> Result<usize, ApiError> {
+        let since = state::nonce_horizon(real_now);
+        let recorded = self.read(move |tx| Ok(tx.nonces_since(since)?))?;
+        for (key_id, nonce, seen_at) in &recorded {
+            self.nonces.remember(key_id, nonce, *seen_at);
+        }
+        Ok(recorded.len())
+    }
+
+    /// Drops recorded nonces too old to matter.
+    pub fn forget_old_nonces(&self, real_now: DateTime<Utc>) -> Result<u64, ApiError> {
+        let before = state::nonce_horizon(real_now);
+        self.write_blocking(move |tx| Ok(tx.forget_nonces_before(before)?))
+    }
+
+    /// Runs a command's transaction for `caller` and waits for its commit without holding a
+    /// thread. The request's nonce is recorded in the same transaction, so the change and the
+    /// proof that this request was carried out commit together. A refused command records
+    /// its nonce on its own before answering: the refusal was an answer too, and a replay of
+    /// the same request after the state changed (the instance stopped, the protection lifted)
+    /// must not succeed, after a restart either.
+    async fn write<T, F>(&self, caller: &Caller, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut dyn StoreTx) -> TxResult<T> + Send + Sync + 'static,
+    {
+        let request = caller.request.clone();
+        let outcome = self
+            .submit(move |tx| {
+                let out = f(tx)?;
+                if let Some(r) = &request {
+                    tx.record_nonce(&r.key_id, &r.nonce, r.seen_at)?;
+                }
+                Ok(out)
+            })
+            .await;
+        if outcome.is_err() {
+            if let Some(r) = caller.request.clone() {
+                let recorded = self
+                    .submit(move |tx| Ok(tx.record_nonce(&r.key_id, &r.nonce, r.seen_at)?))
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::error!(error = %e, "cannot record the nonce of a refused write");
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Submits a transaction to the store and waits for it to be durable.
+    async fn submit<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+    {
+        let (answer, outcome) = tokio::sync::oneshot::channel();
+        self.store.submit(f, move |result| {
+            let _ = answer.send(result);
+        });
+        match outcome.await {
+            Ok(result) => result.map_err(api_error),
+            Err(_) => {
+                tracing::error!("the store dropped a write without answering");
+                Err(INTERNAL_ERROR.err())
+            }
+        }
+    }
+
+    /// A transaction from a thread that may block (the scheduler, start-up, the CLI).
+    pub(crate) fn write_blocking<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+    {
+        self.store.write(f).map_err(api_error)
+    }
+
+    /// A read-only snapshot. Reads are short; they run on the caller's thread.
+    pub(crate) fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut dyn StoreTx) -> TxResult<T> + Send + 'static,
+    {
+        self.store.read(f).map_err(api_error)
+    }
+}
+
+/// A refused command keeps its ECS error; a storage failure becomes InternalError (and is
+/// logged, since the client learns nothing from it).
+pub fn api_error(e: TxError) -> ApiError {
+    match e {
+        TxError::Rejected(api) => api,
+        TxError::Store(err) => {
+            tracing::error!(%err, "storage failure");
+            INTERNAL_ERROR.err()
+        }
+    }
+}
