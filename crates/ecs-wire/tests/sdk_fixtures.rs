@@ -1,4 +1,4 @@
-//! Every request captured from the real SDKs (shared/fixtures/sdk-requests.jsonl) must parse and
+//! Every request captured from the real SDKs (tests/fixtures/sdk-requests.jsonl) must parse and
 //! verify; tampering with any of them must fail with a usable SignatureDoesNotMatch.
 
 mod common;
@@ -48,7 +48,7 @@ impl Record {
 }
 
 fn records() -> Vec<Record> {
-    let text = common::shared_file("fixtures/sdk-requests.jsonl");
+    let text = common::fixture_file("sdk-requests.jsonl");
     let records: Vec<Record> = text
         .lines()
         .enumerate()
