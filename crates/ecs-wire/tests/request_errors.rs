@@ -536,6 +536,36 @@ fn v3_unsigned_steering_headers_are_refused() {
     req.check(now()).unwrap();
 }
 
+/// Regression: malformed list indices in a correctly signed request are refused by
+/// `parse_request`, naming the parameter, instead of being skipped by the list readers.
+#[test]
+fn malformed_list_names_are_refused_when_parsing() {
+    for key in [
+        "InstanceId.0",
+        "InstanceId.01",
+        "InstanceId.99999999999",
+        "Tag.-1.Key",
+    ] {
+        let params = v1_params(now(), &[(key, "i-1")]);
+        assert_error(
+            &parse_err(&v1_get(&params)),
+            400,
+            "InvalidParameter",
+            &format!("The specified parameter \"{key}\" is not valid."),
+        );
+    }
+    let mut extra: Vec<(String, String)> = (1..=21)
+        .map(|n| (format!("Tag.{n}.Key"), format!("k{n}")))
+        .collect();
+    let refs = |e: &[(String, String)]| -> BTreeMap<String, String> {
+        let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        v1_params(now(), &pairs)
+    };
+    assert!(parse_err(&v1_get(&refs(&extra))).is(&ecs_wire::params::INVALID_TAG_COUNT));
+    extra.pop();
+    v1_get(&refs(&extra)).check(now()).unwrap();
+}
+
 #[test]
 fn v3_form_body_parameters_join_the_map() {
     let body = b"InstanceId=i-1&AutoReleaseTime=2030-01-01T01%3A02%3A03Z";
