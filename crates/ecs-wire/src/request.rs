@@ -179,11 +179,22 @@ pub fn parse_request(req: &HttpRequest) -> Result<RpcRequest, ApiError> {
         return Err(codes::INVALID_ACTION_NOT_FOUND.err());
     }
 
+    // V3: the Authorization layout and what it covers are checked before anything in the
+    // request is read, so no unsigned header can influence what happens next.
+    let v3 = match req.authorization_v3() {
+        Some(authorization) => {
+            let parsed = parse_authorization(authorization)?;
+            check_signed_header_coverage(req, &parsed.1)?;
+            Some(parsed)
+        }
+        None => None,
+    };
+
     // A name sent twice is rejected rather than guessing which one was signed.
     let params = Params::from_pairs(parameter_pairs(req))?;
     let host = req.header("host").unwrap_or_default().to_string();
 
-    let signed = if let Some(authorization) = req.authorization_v3() {
+    let signed = if let Some(authorization) = v3 {
         parse_v3(req, &params, authorization)?
     } else if params.contains("Signature") {
         parse_v1(&params)?
@@ -192,6 +203,10 @@ pub fn parse_request(req: &HttpRequest) -> Result<RpcRequest, ApiError> {
     } else {
         return Err(missing_parameter("Signature"));
     };
+
+    // After the auth checks (so an unsigned request still gets its auth error first), before
+    // any operation reads a list: malformed list names are refused, never silently skipped.
+    params.check_lists()?;
 
     let format = match params.non_empty("Format") {
         Some(f) => Format::parse(f).ok_or_else(|| invalid_parameter("Format"))?,
@@ -294,9 +309,14 @@ fn parse_v1(params: &Params) -> Result<Signed, ApiError> {
     })
 }
 
-fn parse_v3(req: &HttpRequest, params: &Params, authorization: &str) -> Result<Signed, ApiError> {
-    let (access_key_id, signed_headers, signature) = parse_authorization(authorization)?;
+/// The parts of a V3 `Authorization` header: access key id, SignedHeaders (as listed), signature.
+type V3Authorization = (String, Vec<String>, String);
 
+fn parse_v3(
+    req: &HttpRequest,
+    params: &Params,
+    (access_key_id, signed_headers, signature): V3Authorization,
+) -> Result<Signed, ApiError> {
     let required = |name: &str| {
         req.header(name)
             .map(str::trim)
@@ -336,8 +356,41 @@ fn parse_v3(req: &HttpRequest, params: &Params, authorization: &str) -> Result<S
     })
 }
 
+/// Refuses a V3 request that carries a header the server acts on without having it signed.
+///
+/// The verifier honours the client's SignedHeaders list, so anything left out of it could be
+/// changed in transit: `x-acs-action` picks the operation (an attacker turned a signed
+/// ModifyInstanceAutoReleaseTime into DeleteInstance), `x-acs-date` / `x-acs-signature-nonce`
+/// are the replay protection, `x-acs-security-token` the STS identity, `host` the endpoint the
+/// signature was meant for. So every `x-acs-*` header present, and `host` always, must be listed.
+/// `content-type` must be listed too when it makes a form body part of the parameters: it
+/// decides whether the (hashed) body bytes are read as parameters at all. Every captured SDK
+/// request complies: Node signs host, content-type and x-acs-*, Python Tea every header it set.
+fn check_signed_header_coverage(req: &HttpRequest, signed: &[String]) -> Result<(), ApiError> {
+    let is_signed = |name: &str| signed.iter().any(|s| s.eq_ignore_ascii_case(name));
+    let must_be_signed = |name: &str| {
+        name.eq_ignore_ascii_case("host")
+            || name
+                .get(..X_ACS_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(X_ACS_PREFIX))
+            || (name.eq_ignore_ascii_case("content-type") && req.has_form_body())
+    };
+    let uncovered = !is_signed("host")
+        || req
+            .headers
+            .iter()
+            .any(|(name, _)| must_be_signed(name) && !is_signed(name));
+    if uncovered {
+        return Err(codes::INCOMPLETE_SIGNATURE.err());
+    }
+    Ok(())
+}
+
+/// Headers of this family steer the request (action, version, date, nonce, token…).
+const X_ACS_PREFIX: &str = "x-acs-";
+
 /// Splits `ACS3-HMAC-SHA256 Credential=ID,SignedHeaders=a;b,Signature=HEX` into its parts.
-fn parse_authorization(value: &str) -> Result<(String, Vec<String>, String), ApiError> {
+fn parse_authorization(value: &str) -> Result<V3Authorization, ApiError> {
     let incomplete = || codes::INCOMPLETE_SIGNATURE.err();
     let (algorithm, rest) = value.trim().split_once(' ').ok_or_else(incomplete)?;
     // Other ACS3 algorithms (HMAC-SM3, RSA-SHA256) exist but no ECS SDK uses them by default.

@@ -1,30 +1,15 @@
 //! The request timestamp format: UTC `yyyy-MM-ddTHH:mm:ssZ`, no fractions, no offsets
 //! (V1 `Timestamp` parameter and V3 `x-acs-date` header alike).
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
 const FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
 
-/// Parses a request timestamp, accepting only the exact shape the SDKs send. chrono alone is
-/// more lenient (signs, short fields), so the layout is checked byte by byte first.
+/// Parses a request timestamp, accepting only the exact shape the SDKs send with every field in
+/// range (no leap second `:60`, which chrono alone would accept). The rule is the one request
+/// times in operations follow, so it lives in one place: [`ecs_domain::time::parse_utc_second`].
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
-    let b = s.as_bytes();
-    if b.len() != 20 {
-        return None;
-    }
-    let layout_ok = b.iter().enumerate().all(|(i, &c)| match i {
-        4 | 7 => c == b'-',
-        10 => c == b'T',
-        13 | 16 => c == b':',
-        19 => c == b'Z',
-        _ => c.is_ascii_digit(),
-    });
-    if !layout_ok {
-        return None;
-    }
-    NaiveDateTime::parse_from_str(s, FORMAT)
-        .ok()
-        .map(|t| t.and_utc())
+    ecs_domain::time::parse_utc_second(s)
 }
 
 /// Formats a time the way the SDKs put it on the wire.
@@ -52,6 +37,9 @@ mod tests {
             "2024-02-30T12:00:00Z",
             "+024-01-01T12:00:00Z",
             "2024-01-01T12:00:00z",
+            // Regression: a leap second was accepted as a request time.
+            "2024-01-01T12:00:60Z",
+            "2024-01-01T24:00:00Z",
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use common::{v1_form_post, v1_get, v1_params, OwnedRequest, KEY_ID, SECRET};
 use ecs_domain::ApiError;
@@ -446,6 +448,124 @@ fn v3_checks() {
     assert!(err.is(&codes::INVALID_ACCESS_KEY_ID_NOT_FOUND));
 }
 
+/// A V3 POST signed over `signed` headers only; `unsigned` headers are sent but left out.
+fn v3_partly_signed(signed: &[(&str, &str)], unsigned: &[(&str, &str)]) -> OwnedRequest {
+    let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let mut headers = owned(signed);
+    let query = [("InstanceId".to_string(), "i-1".to_string())].into();
+    let auth = authorization_v3(KEY_ID, "POST", "/", &query, &headers, b"", SECRET);
+    headers.extend(owned(unsigned));
+    headers.push(("authorization".to_string(), auth));
+    OwnedRequest {
+        method: "POST".to_string(),
+        path: "/".to_string(),
+        query: Some("InstanceId=i-1".to_string()),
+        headers,
+        body: Vec::new(),
+    }
+}
+
+/// Regression: SignedHeaders must cover `host` and every `x-acs-*` header sent. Before, an
+/// unsigned `x-acs-action` chose the operation of a validly signed request, and a request that
+/// did not sign its date/nonce could be replayed with fresh ones.
+#[test]
+fn v3_unsigned_steering_headers_are_refused() {
+    let ts = format_timestamp(now());
+    let empty = content_sha256(b"");
+    let full: Vec<(&str, &str)> = vec![
+        ("host", "127.0.0.1:8080"),
+        ("x-acs-action", "ModifyInstanceAutoReleaseTime"),
+        ("x-acs-version", "2014-05-26"),
+        ("x-acs-date", &ts),
+        ("x-acs-signature-nonce", "feedfacefeedfacefeedfacefeedface"),
+        ("x-acs-content-sha256", &empty),
+    ];
+    v3_partly_signed(&full, &[]).check(now()).unwrap();
+
+    // Each steering header (and host) in turn sent but not signed.
+    for i in 0..full.len() {
+        let mut signed = full.clone();
+        let unsigned = [signed.remove(i)];
+        let req = v3_partly_signed(&signed, &unsigned);
+        assert_error(
+            &parse_err(&req),
+            400,
+            "IncompleteSignature",
+            "The request signature does not conform to Aliyun standards.",
+        );
+    }
+
+    // The attack: the signed action replaced by an unsigned DeleteInstance.
+    let signed: Vec<_> = full
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "x-acs-action")
+        .collect();
+    let req = v3_partly_signed(&signed, &[("x-acs-action", "DeleteInstance")]);
+    assert!(parse_err(&req).is(&codes::INCOMPLETE_SIGNATURE));
+
+    // Extra x-acs-* headers (any case) must be signed too; other headers need not be.
+    for extra in [
+        "x-acs-security-token",
+        "X-Acs-Security-Token",
+        "x-acs-anything",
+    ] {
+        let req = v3_partly_signed(&full, &[(extra, "v")]);
+        assert!(parse_err(&req).is(&codes::INCOMPLETE_SIGNATURE), "{extra}");
+    }
+    v3_partly_signed(&full, &[("user-agent", "x"), ("x-sdk-client", "y")])
+        .check(now())
+        .unwrap();
+
+    // host must be listed even if the request has none (HTTP/1.0).
+    let no_host: Vec<_> = full.iter().copied().filter(|(k, _)| *k != "host").collect();
+    assert!(parse_err(&v3_partly_signed(&no_host, &[])).is(&codes::INCOMPLETE_SIGNATURE));
+
+    // A form content type decides whether the body is parameters: it must be signed.
+    let req = v3_partly_signed(
+        &full,
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    assert!(parse_err(&req).is(&codes::INCOMPLETE_SIGNATURE));
+    let req = v3_partly_signed(&full, &[("content-type", "application/json")]);
+    req.check(now()).unwrap();
+}
+
+/// Regression: malformed list indices in a correctly signed request are refused by
+/// `parse_request`, naming the parameter, instead of being skipped by the list readers.
+#[test]
+fn malformed_list_names_are_refused_when_parsing() {
+    for key in [
+        "InstanceId.0",
+        "InstanceId.01",
+        "InstanceId.99999999999",
+        "Tag.-1.Key",
+    ] {
+        let params = v1_params(now(), &[(key, "i-1")]);
+        assert_error(
+            &parse_err(&v1_get(&params)),
+            400,
+            "InvalidParameter",
+            &format!("The specified parameter \"{key}\" is not valid."),
+        );
+    }
+    let mut extra: Vec<(String, String)> = (1..=21)
+        .map(|n| (format!("Tag.{n}.Key"), format!("k{n}")))
+        .collect();
+    let refs = |e: &[(String, String)]| -> BTreeMap<String, String> {
+        let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        v1_params(now(), &pairs)
+    };
+    assert!(parse_err(&v1_get(&refs(&extra))).is(&ecs_wire::params::INVALID_TAG_COUNT));
+    extra.pop();
+    v1_get(&refs(&extra)).check(now()).unwrap();
+}
+
 #[test]
 fn v3_form_body_parameters_join_the_map() {
     let body = b"InstanceId=i-1&AutoReleaseTime=2030-01-01T01%3A02%3A03Z";
@@ -472,7 +592,21 @@ fn security_tokens_are_surfaced() {
     let params = v1_params(now(), &[("SecurityToken", "tok")]);
     let rpc = parse_request(&v1_get(&params).http()).unwrap();
     assert_eq!(rpc.security_token.as_deref(), Some("tok"));
-    let req = v3_post(now(), &[], b"").header("x-acs-security-token", "tok3");
+    // The STS token header is signed, as the SDKs do (an unsigned one is IncompleteSignature).
+    let mut req = v3_post(now(), &[], b"");
+    req.remove_header("authorization");
+    req.set_header("x-acs-security-token", "tok3");
+    let auth = authorization_v3(
+        KEY_ID,
+        "POST",
+        "/",
+        &BTreeMap::new(),
+        &req.headers,
+        b"",
+        SECRET,
+    );
+    req.set_header("authorization", &auth);
+    req.check(now()).unwrap();
     assert_eq!(
         parse_request(&req.http())
             .unwrap()

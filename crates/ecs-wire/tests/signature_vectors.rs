@@ -1,4 +1,4 @@
-//! The vectors of shared/spec/signature-vectors.json (cross-checked against the official Python
+//! The vectors of tests/fixtures/signature-vectors.json (cross-checked against the official Python
 //! and Node signers) reproduce with the client-side functions and verify on the server side.
 
 mod common;
@@ -16,7 +16,7 @@ use ecs_wire::{
 use serde_json::Value;
 
 fn vectors() -> Value {
-    serde_json::from_str(&common::shared_file("spec/signature-vectors.json"))
+    serde_json::from_str(&common::fixture_file("signature-vectors.json"))
         .expect("signature-vectors.json is JSON")
 }
 

@@ -13,18 +13,18 @@ use ecs_wire::{
 pub const KEY_ID: &str = "testid";
 pub const SECRET: &str = "testsecret";
 
-/// A file of the project's shared/ folder, which lives beside the repository
-/// (`<repo>/../shared`). Fails loudly if it is missing rather than skipping the test.
-pub fn shared_file(relative: &str) -> String {
+/// A test fixture kept in `tests/fixtures/` of this crate, so a clone of the repository alone
+/// can run the tests. Fails loudly if it is missing rather than skipping the test.
+///
+/// `sdk-requests.jsonl` holds requests captured from the official SDKs and
+/// `signature-vectors.json` the V1/V3 vectors cross-checked against their signers; both are
+/// copies of the project's reference material, which is not part of the repository.
+pub fn fixture_file(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared")
-        .join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {} ({e}); the shared/ folder must sit beside the repository",
-            path.display()
-        )
-    })
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read fixture {} ({e})", path.display()))
 }
 
 pub fn secret_for(id: &str) -> Option<String> {
