@@ -140,35 +140,48 @@ fn subscription_due(sub: &Subscription, due: &mut Vec<Due>) {
     });
 }
 
-/// `t` moved forward by `n` units.
+/// `t` moved forward by `n` units; `None` past the last time ecsd can show.
 pub fn add_period(t: DateTime<Utc>, n: u32, unit: PeriodUnit) -> Option<DateTime<Utc>> {
-    match unit {
-        PeriodUnit::Week => t.checked_add_days(Days::new(7 * n as u64)),
+    let moved = match unit {
+        PeriodUnit::Week => t.checked_add_days(Days::new(7 * u64::from(n))),
         PeriodUnit::Month => t.checked_add_months(Months::new(n)),
-        PeriodUnit::Year => t.checked_add_months(Months::new(12 * n)),
-    }
+        PeriodUnit::Year => t.checked_add_months(Months::new(n.checked_mul(12)?)),
+    };
+    moved.filter(crate::time::in_range)
 }
 
 /// The first renewal charge for a subscription ending at `expired_time`: 08:00 Beijing time on
 /// the ninth day before the (Beijing) expiry date.
+///
+/// Every step is checked: at the ends of the calendar a step that cannot be taken is skipped,
+/// which only moves the charge a few hours, never panics.
 pub fn first_renewal_attempt(expired_time: DateTime<Utc>) -> DateTime<Utc> {
-    let beijing_date = (expired_time + Duration::hours(8)).date_naive();
-    let charge_date = beijing_date - Days::new(RENEWAL_LEAD_DAYS);
-    charge_date
-        .and_time(NaiveTime::from_hms_opt(CHARGE_HOUR_UTC, 0, 0).unwrap())
-        .and_utc()
+    let beijing_date = expired_time
+        .checked_add_signed(Duration::hours(8))
+        .unwrap_or(expired_time)
+        .date_naive();
+    let charge_date = beijing_date
+        .checked_sub_days(Days::new(RENEWAL_LEAD_DAYS))
+        .unwrap_or(beijing_date);
+    charge_date.and_time(charge_hour()).and_utc()
+}
+
+/// The daily charge hour, 08:00 Beijing time, in UTC.
+fn charge_hour() -> NaiveTime {
+    NaiveTime::from_hms_opt(CHARGE_HOUR_UTC, 0, 0).unwrap_or(NaiveTime::MIN)
 }
 
 /// The first daily charge slot at or after `t`.
 pub fn next_charge_slot(t: DateTime<Utc>) -> DateTime<Utc> {
-    let day_start = t
-        .date_naive()
-        .and_time(NaiveTime::from_hms_opt(CHARGE_HOUR_UTC, 0, 0).unwrap())
-        .and_utc();
+    let day_start = t.date_naive().and_time(charge_hour()).and_utc();
     if day_start >= t {
         day_start
     } else {
-        day_start + Duration::days(1)
+        // Past the last showable day there is no next slot; the slot that passed is returned
+        // and no renewal is planned from it (it is not after `t`).
+        day_start
+            .checked_add_signed(Duration::days(1))
+            .unwrap_or(day_start)
     }
 }
 
@@ -236,7 +249,7 @@ pub fn attempt_renewal(
             let new_expiry = add_period(sub.expired_time, sub.renewal.duration, sub.renewal.unit)
                 .unwrap_or(sub.expired_time);
             sub.expired_time = new_expiry;
-            sub.next_renewal_attempt = plan_renewal(sub, at + Duration::seconds(1));
+            sub.next_renewal_attempt = plan_renewal(sub, just_after(at));
             (
                 Outcome::Renewed {
                     charged: price,
@@ -246,7 +259,7 @@ pub fn attempt_renewal(
             )
         }
         None => {
-            sub.next_renewal_attempt = plan_renewal(sub, at + Duration::seconds(1));
+            sub.next_renewal_attempt = plan_renewal(sub, just_after(at));
             (
                 Outcome::RenewalFailed {
                     price,
@@ -259,12 +272,15 @@ pub fn attempt_renewal(
     }
 }
 
+/// The second after `at` (at the last representable instant, `at` itself).
+fn just_after(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.checked_add_signed(Duration::seconds(1)).unwrap_or(at)
+}
+
 /// The subscription ran out unpaid at `at`: stop, lock for the financial reason, and plan the
 /// release after `grace`.
 pub fn expire_instance(instance: &mut Instance, at: DateTime<Utc>, grace: Duration) -> Outcome {
-    let release_time = at
-        .checked_add_signed(grace)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let release_time = crate::time::checked_add(at, grace).unwrap_or(crate::time::LATEST_TIME);
     instance.status = InstanceStatus::Stopped;
     if !instance.locks.contains(&LockReason::Financial) {
         instance.locks.push(LockReason::Financial);
@@ -278,9 +294,7 @@ pub fn expire_instance(instance: &mut Instance, at: DateTime<Utc>, grace: Durati
 
 /// The host counterpart of [`expire_instance`].
 pub fn expire_host(host: &mut DedicatedHost, at: DateTime<Utc>, grace: Duration) -> Outcome {
-    let release_time = at
-        .checked_add_signed(grace)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let release_time = crate::time::checked_add(at, grace).unwrap_or(crate::time::LATEST_TIME);
     if !host.locks.contains(&LockReason::Financial) {
         host.locks.push(LockReason::Financial);
     }
