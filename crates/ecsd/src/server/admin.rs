@@ -66,10 +66,25 @@ async fn require_token(State(app): State<Arc<App>>, req: Request, next: Next) ->
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if sent != Some(expected) {
+    if !sent.is_some_and(|sent| same_token(sent.as_bytes(), expected.as_bytes())) {
         return problem(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
     }
     next.run(req).await
+}
+
+/// Compares a sent token with the real one in time that does not depend on where they first
+/// differ: `==` stops at the first wrong byte, so timing many guesses would reveal the token a
+/// byte at a time. Every byte position up to the longer length is visited and the differences
+/// are OR-ed together; only the length can be learned, which says little about a random
+/// token. `black_box` keeps the optimiser from turning the loop back into an early exit.
+fn same_token(sent: &[u8], expected: &[u8]) -> bool {
+    let mut diff = u8::from(sent.len() != expected.len());
+    for i in 0..sent.len().max(expected.len()) {
+        let a = sent.get(i).copied().unwrap_or(0);
+        let b = expected.get(i).copied().unwrap_or(0);
+        diff = std::hint::black_box(diff | (a ^ b));
+    }
+    diff == 0
 }
 
 fn problem(status: StatusCode, message: &str) -> Response {
@@ -259,5 +274,25 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
         Ok(Ok(())) => Json(json!({ "reset": true })).into_response(),
         Ok(Err(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_token;
+
+    #[test]
+    fn tokens_compare_by_content_and_length() {
+        assert!(same_token(b"s3cret-token", b"s3cret-token"));
+        assert!(same_token(b"", b""));
+        assert!(!same_token(b"s3cret-tokeN", b"s3cret-token"));
+        assert!(!same_token(b"x3cret-token", b"s3cret-token"));
+        // A prefix, an extension, and a sent token that is empty.
+        assert!(!same_token(b"s3cret", b"s3cret-token"));
+        assert!(!same_token(b"s3cret-token-and-more", b"s3cret-token"));
+        assert!(!same_token(b"", b"s3cret-token"));
+        // Differences that cancel under addition or XOR of whole strings still differ here.
+        assert!(!same_token(b"ab", b"ba"));
+        assert!(!same_token(b"\x00\x01", b"\x01\x00"));
     }
 }

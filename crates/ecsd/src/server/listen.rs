@@ -6,6 +6,9 @@
 //! [`HEADER_TIMEOUT`], which also closes a keep-alive connection left idle that long (the SDKs'
 //! connection pools notice a closed connection and open a new one). Bodies have their own limit
 //! in the RPC handler.
+//!
+//! hyper's own answers to requests it cannot parse (empty 400/414/431) are turned into ECS
+//! error envelopes on the way out; see [`super::head_refusal`] for why it is done there.
 
 use std::pin::pin;
 use std::time::Duration;
@@ -15,6 +18,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+use super::head_refusal::EnvelopeRefusals;
 
 /// How long a client may take to send a request's headers, or leave a connection idle.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,7 +56,8 @@ pub async fn serve(
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT);
-            let mut conn = pin!(http.serve_connection(TokioIo::new(stream), service));
+            let mut conn =
+                pin!(http.serve_connection(TokioIo::new(EnvelopeRefusals::new(stream)), service));
             tokio::select! {
                 result = conn.as_mut() => {
                     if let Err(e) = result {

@@ -21,10 +21,11 @@ use serde_json::{Map, Value};
 
 use crate::app::App;
 use crate::ops::{self, Answer, OpCtx, Operation};
+use crate::server::access_log;
 use ecs_service::RequestNonce;
 
 /// The HostId errors show when the client sent no Host header.
-const DEFAULT_HOST_ID: &str = "ecs.aliyuncs.com";
+pub(crate) const DEFAULT_HOST_ID: &str = "ecs.aliyuncs.com";
 
 pub async fn handle(
     State(app): State<Arc<App>>,
@@ -43,9 +44,11 @@ pub async fn handle(
         })
         .collect();
     let request_id = new_request_id();
+    access_log::note_request_id(&request_id);
     let body = match read_body(body).await {
         Ok(body) => body,
         Err(e) => {
+            access_log::note_error(&e);
             // The format can still come from the query and the headers.
             let http = HttpRequest {
                 method: method.as_str(),
@@ -67,7 +70,10 @@ pub async fn handle(
     };
     let call = match accept(&app, &http) {
         Ok(call) => call,
-        Err((format, host, e)) => return to_response(render_error(format, &request_id, &host, &e)),
+        Err((format, host, e)) => {
+            access_log::note_error(&e);
+            return to_response(render_error(format, &request_id, &host, &e));
+        }
     };
     to_response(answer(&app, &call, &request_id).await)
 }
@@ -96,6 +102,11 @@ const BODY_UNREADABLE: ErrorCode = ErrorCode::new(
 );
 
 async fn read_body(mut body: Body) -> Result<Vec<u8>, ApiError> {
+    // A Content-Length over the limit is refused before reading anything (hyper takes the
+    // size hint from it), rather than after 2 MiB or a 30 s wait for a body never sent.
+    if body.size_hint().lower() > MAX_BODY as u64 {
+        return Err(BODY_TOO_LARGE.err());
+    }
     let read = async {
         let mut buf = Vec::new();
         while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
@@ -128,6 +139,7 @@ fn accept(app: &App, http: &HttpRequest) -> Result<Call, (Format, String, ApiErr
         let host = http.header("host").unwrap_or(DEFAULT_HOST_ID).to_string();
         (error_format(http), host, e)
     })?;
+    access_log::note_caller(req.action.as_deref(), req.auth.access_key_id());
     match authorize(app, &req, http) {
         Ok(auth) => Ok(Call { req, auth }),
         Err(e) => Err((req.format, host_id(&req).to_string(), e)),
@@ -216,6 +228,7 @@ async fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
     match rendered {
         Ok(response) => response,
         Err(e) => {
+            access_log::note_error(&e);
             if e.status >= 500 {
                 tracing::warn!(code = %e.code, action = call.auth.op.name, "server error answered");
             }
