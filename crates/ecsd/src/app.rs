@@ -14,6 +14,7 @@ use ecs_domain::ApiError;
 use ecs_store::{Store, StoreExt, StoreTx, TxError, TxResult};
 
 use crate::clock::ServerClock;
+use crate::secrets::KeyRing;
 
 pub struct App {
     pub store: Arc<dyn Store>,
@@ -24,6 +25,8 @@ pub struct App {
     /// Bearer token of the admin API; `None` turns the API off.
     pub admin_token: Option<String>,
     keys: RwLock<HashMap<String, AccessKey>>,
+    /// Opens the sealed secrets of stored keys.
+    key_ring: Arc<KeyRing>,
     nonces: NonceCache,
     /// Serializes lifecycle runs (the ticking scheduler and clock advances).
     pub lifecycle_lock: tokio::sync::Mutex<()>,
@@ -44,9 +47,16 @@ impl App {
             expiry_grace,
             admin_token,
             keys: RwLock::new(HashMap::new()),
+            key_ring: Arc::new(KeyRing::ephemeral()),
             nonces: NonceCache::default(),
             lifecycle_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Opens stored secrets with the data dir's key ring (until then, none opens).
+    pub fn with_key_ring(mut self, key_ring: Arc<KeyRing>) -> Self {
+        self.key_ring = key_ring;
+        self
     }
 
     /// The key with this id, from the cache or the store (keys may be added by the offline
@@ -61,6 +71,7 @@ impl App {
             .read(move |tx| Ok(tx.access_key(&id_owned)?))
             .ok()
             .flatten()?;
+        let found = self.key_ring.open_or_log(found)?;
         self.keys
             .write()
             .unwrap()

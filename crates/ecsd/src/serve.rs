@@ -16,7 +16,7 @@ use crate::accounts::{bootstrap_default, hold_server_lock, open_store};
 use crate::app::App;
 use crate::clock::{parse_duration, ClockMode, ServerClock, VIRTUAL_NOW_SETTING};
 use crate::output::say;
-use crate::{scheduler, server, DataDir};
+use crate::{scheduler, secrets, server, DataDir};
 
 /// The longest `expiry_grace` a config may set: ten years is already more than any test wants,
 /// and it keeps every planned release time far inside what a timestamp can hold.
@@ -98,7 +98,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     // Released when the process ends, however it ends.
     let _running = hold_server_lock(&args.dir.data_dir)?;
     let store = open_store(&args.dir.data_dir)?;
-    bootstrap_default(&store, env_key()?)?;
+    let key_ring = secrets::prepare(&args.dir.data_dir, &store)?;
+    bootstrap_default(&store, env_key()?, &key_ring)?;
 
     let clock = match args.clock {
         ClockMode::Real => ServerClock::real(),
@@ -126,7 +127,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     let admin_token = std::env::var("ECSD_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    let app = Arc::new(App::new(store, clock, catalog, grace, admin_token));
+    let app = Arc::new(App::new(store, clock, catalog, grace, admin_token).with_key_ring(key_ring));
     let real_now = chrono::Utc::now();
     app.forget_old_nonces(real_now)
         .and_then(|_| app.load_nonces(real_now))
