@@ -65,8 +65,26 @@ pub struct RequestNonce {
     pub seen_at: DateTime<Utc>,
 }
 
+/// How stored access-key secrets are opened. The store keeps them sealed (see ecsd's
+/// `secrets`); the service opens a key when it is looked up, and treats one that does not open
+/// as unknown.
+pub trait KeySecrets: Send + Sync {
+    /// The key with its secret usable for signature checks, or `None`.
+    fn open(&self, key: AccessKey) -> Option<AccessKey>;
+}
+
+/// Secrets stored as they are (tests, tools that seal nothing).
+pub struct PlainSecrets;
+
+impl KeySecrets for PlainSecrets {
+    fn open(&self, key: AccessKey) -> Option<AccessKey> {
+        Some(key)
+    }
+}
+
 pub struct Service {
     store: Arc<dyn Store>,
+    secrets: Arc<dyn KeySecrets>,
     clock: LifecycleClock,
     catalog: Arc<Catalog>,
     /// How long an expired, unpaid subscription is kept before release.
@@ -84,12 +102,19 @@ impl Service {
     ) -> Self {
         Self {
             store,
+            secrets: Arc::new(PlainSecrets),
             clock,
             catalog: Arc::new(catalog),
             expiry_grace,
             keys: state::KeyCache::default(),
             nonces: state::NonceCache::default(),
         }
+    }
+
+    /// Opens stored secrets with `secrets` (the default takes them as stored).
+    pub fn with_key_secrets(mut self, secrets: Arc<dyn KeySecrets>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     pub fn clock(&self) -> &LifecycleClock {
@@ -121,6 +146,7 @@ impl Service {
             .read(move |tx| Ok(tx.access_key(&id_owned)?))
             .ok()
             .flatten()?;
+        let found = self.secrets.open(found)?;
         self.keys.insert(found.clone());
         Some(found)
     }

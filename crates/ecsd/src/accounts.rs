@@ -9,6 +9,7 @@ use ecs_store::sqlite::SqliteStore;
 use ecs_store::{Store, StoreExt, TxError};
 
 use crate::output::say;
+use crate::secrets::{self, KeyRing};
 
 pub const DEFAULT_ACCOUNT: &str = "default";
 
@@ -121,7 +122,8 @@ pub fn create_account(data_dir: &Path, name: &str) -> Result<(), String> {
 pub fn create_access_key(data_dir: &Path, account: &str) -> Result<(), String> {
     let store = open_store(data_dir)?;
     let (id, secret) = new_key_pair();
-    let (owned, key_id, key_secret) = (account.to_string(), id.clone(), secret.clone());
+    let sealed = secrets::unlock(data_dir, &store)?.seal(&id, &secret)?;
+    let (owned, key_id, key_secret) = (account.to_string(), id.clone(), sealed);
     store
         .write(move |tx| {
             let Some(acc) = tx.account_by_name(&owned)? else {
@@ -144,11 +146,19 @@ pub fn create_access_key(data_dir: &Path, account: &str) -> Result<(), String> {
 }
 
 /// Makes sure the default account exists and has a key: the one from the environment, or (on
-/// an empty store) a generated one, printed once.
+/// an empty store) a generated one, printed once. Secrets are stored sealed with `key_ring`.
 pub fn bootstrap_default(
     store: &Arc<dyn Store>,
     env_key: Option<(String, String)>,
+    key_ring: &KeyRing,
 ) -> Result<(), String> {
+    let env_key = env_key
+        .map(|(id, secret)| key_ring.seal(&id, &secret).map(|sealed| (id, sealed)))
+        .transpose()?;
+    // Sealed up front (the transaction cannot fail on it); stored only if the store has no key.
+    let fresh = new_key_pair();
+    let fresh_sealed = key_ring.seal(&fresh.0, &fresh.1)?;
+    let fresh_id = fresh.0.clone();
     let generated = store
         .write(move |tx| {
             let account = match tx.account_by_name(DEFAULT_ACCOUNT)? {
@@ -169,22 +179,22 @@ pub fn bootstrap_default(
                         secret,
                         account_id: account.id,
                     })?;
-                    Ok(None)
+                    Ok(false)
                 }
                 None if tx.access_keys()?.is_empty() => {
-                    let (id, secret) = new_key_pair();
                     tx.put_access_key(&AccessKey {
-                        id: id.clone(),
-                        secret: secret.clone(),
+                        id: fresh_id.clone(),
+                        secret: fresh_sealed.clone(),
                         account_id: account.id,
                     })?;
-                    Ok(Some((id, secret)))
+                    Ok(true)
                 }
-                None => Ok(None),
+                None => Ok(false),
             }
         })
         .map_err(tx_message)?;
-    if let Some((id, secret)) = generated {
+    if generated {
+        let (id, secret) = fresh;
         say!("Generated an access key for the default account (shown once):")?;
         say!("AccessKeyId: {id}")?;
         say!("AccessKeySecret: {secret}")?;

@@ -9,6 +9,7 @@ mod app;
 mod cli;
 mod ops;
 mod output;
+mod secrets;
 mod serve;
 mod server;
 
@@ -50,6 +51,9 @@ enum Command {
     /// Access keys (offline, against the data dir).
     #[command(subcommand, name = "access-key")]
     AccessKey(AccessKeyCommand),
+    /// The master key that seals access-key secrets at rest (offline, against the data dir).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// The server's clock (through the admin API).
     #[command(subcommand)]
     Clock(ClockCommand),
@@ -79,6 +83,16 @@ enum AccessKeyCommand {
     Create {
         #[arg(long)]
         account: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Generate a new master key and re-seal every access-key secret under it (the server
+    /// must be stopped).
+    Rotate {
         #[command(flatten)]
         dir: DataDir,
     },
@@ -122,6 +136,7 @@ fn main() -> std::process::ExitCode {
         Command::AccessKey(AccessKeyCommand::Create { account, dir }) => {
             accounts::create_access_key(&dir.data_dir, &account)
         }
+        Command::Secrets(SecretsCommand::Rotate { dir }) => secrets::rotate(&dir.data_dir),
         Command::Clock(ClockCommand::Show { target }) => cli::clock_show(&target),
         Command::Clock(ClockCommand::Advance {
             duration,

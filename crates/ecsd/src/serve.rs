@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::accounts::{bootstrap_default, hold_server_lock, open_store, tx_message};
 use crate::app::App;
 use crate::output::say;
-use crate::{server, DataDir};
+use crate::{secrets, server, DataDir};
 
 /// Which clock the lifecycle runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -105,7 +105,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     // Released when the process ends, however it ends.
     let _running = hold_server_lock(&args.dir.data_dir)?;
     let store = open_store(&args.dir.data_dir)?;
-    bootstrap_default(&store, env_key()?)?;
+    let key_ring = secrets::prepare(&args.dir.data_dir, &store)?;
+    bootstrap_default(&store, env_key()?, &key_ring)?;
 
     let clock = match args.clock {
         ClockArg::Real => LifecycleClock::real(store.clone()),
@@ -117,7 +118,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     let admin_token = std::env::var("ECSD_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    let service = Arc::new(Service::new(store, clock, catalog, grace));
+    let service = Arc::new(Service::new(store, clock, catalog, grace).with_key_secrets(key_ring));
     let app = Arc::new(App::new(service.clone(), admin_token));
     let real_now = chrono::Utc::now();
     service
