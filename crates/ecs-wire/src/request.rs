@@ -204,10 +204,6 @@ pub fn parse_request(req: &HttpRequest) -> Result<RpcRequest, ApiError> {
         return Err(missing_parameter("Signature"));
     };
 
-    // After the auth checks (so an unsigned request still gets its auth error first), before
-    // any operation reads a list: malformed list names are refused, never silently skipped.
-    params.check_lists()?;
-
     let format = match params.non_empty("Format") {
         Some(f) => Format::parse(f).ok_or_else(|| invalid_parameter("Format"))?,
         None => signed.default_format,

@@ -54,6 +54,10 @@ pub fn verify_signature(
             ..
         } => v3::verify(&req.method, http, signed_headers, signature, &secret)?,
     }
+    // Once the request is known to be its signer's (so a forged or unsigned one gets its
+    // signature error first), and before any operation reads a list: malformed list names are
+    // refused, never silently skipped.
+    req.params.check_lists()?;
     Ok(Caller {
         access_key_id: access_key_id.to_string(),
         nonce: req.nonce.clone(),

@@ -84,6 +84,9 @@ const MAX_BODY: usize = 2 * 1024 * 1024;
 /// How long a client may take to send its body once its headers are in. A client that stops
 /// half way gets an answer and the connection back, instead of holding it forever.
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of a refused, over-long body is still read (and dropped) so its sender sees the
+/// answer; past this the connection is closed under it.
+const MAX_DRAINED: usize = 64 * 1024 * 1024;
 
 const BODY_TOO_LARGE: ErrorCode = ErrorCode::new(
     413,
@@ -105,6 +108,24 @@ async fn read_body(mut body: Body) -> Result<Vec<u8>, ApiError> {
     // A Content-Length over the limit is refused before reading anything (hyper takes the
     // size hint from it), rather than after 2 MiB or a 30 s wait for a body never sent.
     if body.size_hint().lower() > MAX_BODY as u64 {
+        // The client may still be sending: a client that writes the whole body before reading
+        // (urllib does) would meet a closed socket and never see the answer. So the body is
+        // read and dropped in the background, a bounded amount for a bounded time, while the
+        // answer goes out.
+        tokio::spawn(async move {
+            let drain = async {
+                let mut seen = 0usize;
+                while let Some(Ok(frame)) =
+                    std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+                {
+                    seen += frame.data_ref().map_or(0, |d| d.len());
+                    if seen > MAX_DRAINED {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(BODY_TIMEOUT, drain).await;
+        });
         return Err(BODY_TOO_LARGE.err());
     }
     let read = async {
@@ -136,6 +157,8 @@ struct Call {
 /// and HostId to render it in.
 fn accept(app: &App, http: &HttpRequest) -> Result<Call, (Format, String, ApiError)> {
     let req = parse_request(http).map_err(|e| {
+        let (action, key) = claimed_caller(http);
+        access_log::note_caller(action.as_deref(), key.as_deref().unwrap_or("-"));
         let host = http.header("host").unwrap_or(DEFAULT_HOST_ID).to_string();
         (error_format(http), host, e)
     })?;
@@ -144,6 +167,30 @@ fn accept(app: &App, http: &HttpRequest) -> Result<Call, (Format, String, ApiErr
         Ok(auth) => Ok(Call { req, auth }),
         Err(e) => Err((req.format, host_id(&req).to_string(), e)),
     }
+}
+
+/// Who a request that could not be parsed says it is, and what it asks for, for the request
+/// log only: the `Action` and `AccessKeyId` parameters of the query (V1), or the
+/// `x-acs-action` header and the Authorization's credential (V3). Nothing here is trusted.
+fn claimed_caller(http: &HttpRequest) -> (Option<String>, Option<String>) {
+    let query = ecs_wire::encode::form_decode(http.query.unwrap_or_default().as_bytes());
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let action = http
+        .header("x-acs-action")
+        .map(str::to_string)
+        .or_else(|| param("Action"));
+    let key = http
+        .header("authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .map(str::to_string)
+        .or_else(|| param("AccessKeyId"));
+    (action, key)
 }
 
 /// The HostId errors show: the Host the client addressed.
