@@ -9,10 +9,6 @@ hostile or broken clients and the edges of the clock.
 6. Strict parsing of times, list indices, tags and integers.
 7. One request-log line per call, never a secret or a signature in the log.
 
-Known gap, marked xfail(strict=True) at the end of the file: calls refused while the request is
-parsed (malformed list/tag names, > 20 tags, V3 IncompleteSignature) are logged with
-`action=- access_key_id=-` instead of the Action and AccessKeyId they claim.
-
 Requests no SDK would send are signed here by hand: V1 (HMAC-SHA1) and V3 (ACS3-HMAC-SHA256),
 following the spec's §2 and §3 (the signer is self-contained; nothing is read from outside the
 repository at run time).
@@ -586,25 +582,21 @@ def test_request_log_has_one_line_per_call_and_no_secrets(base):
 # documentation (crates/ecsd/src/server/access_log.rs) says the Action and AccessKeyId logged are
 # the ones the request claims, "so a refused call ... still shows who tried what".
 #
-# DIFFERS FROM THE DOCUMENTED BEHAVIOUR (marked xfail, strict): a call refused inside
-# ecs-wire's parse_request (malformed list index or tag name, more than 20 tags, a V3
-# SignedHeaders that does not cover every x-acs-* header, ...) is logged with `action=-
-# access_key_id=-`, because rpc.rs notes the caller only after parse_request succeeded.
-# A refusal made later (an empty PageSize, read by the operation) names the caller.
-LOG_GAP = pytest.mark.xfail(strict=True, reason=(
-    "request log: calls refused in parse_request are logged with action=- access_key_id=-"))
+# That holds for calls refused while the request is parsed (an IncompleteSignature) and for
+# those refused once it is verified (malformed list or tag names, more than 20 tags, an empty
+# PageSize).
 PARSE_REFUSALS = [
     pytest.param("v1", "DeleteInstances", {"RegionId": REGION, "InstanceId.01": "i-x"},
-                 "InvalidParameter", id="malformed-list-index", marks=LOG_GAP),
+                 "InvalidParameter", id="malformed-list-index"),
     pytest.param("v1", "RunInstances", {"RegionId": REGION, "InstanceType": "ecs.g7.large",
                                         "ImageId": "img-x", "Tag.-1.Key": "k"},
-                 "InvalidParameter", id="negative-tag-index", marks=LOG_GAP),
+                 "InvalidParameter", id="negative-tag-index"),
     pytest.param("v1", "RunInstances", {"RegionId": REGION, "InstanceType": "ecs.g7.large",
                                         "ImageId": "img-x",
                                         **{f"Tag.{n}.Key": f"k{n}" for n in range(1, 22)}},
-                 "InvalidTagCount", id="21-tags", marks=LOG_GAP),
+                 "InvalidTagCount", id="21-tags"),
     pytest.param("v3-omit-date", "DescribeRegions", {}, "IncompleteSignature",
-                 id="v3-incomplete-signature", marks=LOG_GAP),
+                 id="v3-incomplete-signature"),
     pytest.param("v1", "DescribeInstances", {"RegionId": REGION, "PageSize": ""},
                  "InvalidParameter", id="empty-page-size"),
 ]
