@@ -551,7 +551,10 @@ fn malformed_list_names_are_refused_after_the_signature() {
         let params = v1_params(now(), &[(key, "i-1")]);
         let mut forged = v1_get(&params);
         forged.query = forged.query.map(|q| q.replace("Signature=", "Signature=x"));
-        assert!(!check_err(&forged).code.contains("InvalidParameter"), "{key}");
+        assert!(
+            !check_err(&forged).code.contains("InvalidParameter"),
+            "{key}"
+        );
         assert_error(
             &check_err(&v1_get(&params)),
             400,

@@ -1,17 +1,7 @@
 //! `ecsd`: the server and its command line.
 
-use std::path::PathBuf;
-
-use clap::{Args, Parser, Subcommand};
-
-mod accounts;
-mod app;
-mod cli;
-mod ops;
-mod output;
-mod secrets;
-mod serve;
-mod server;
+use clap::{Parser, Subcommand};
+use ecsd::{accounts, cli, secrets, serve, AdminTarget, DataDir};
 
 #[derive(Parser)]
 #[command(
@@ -22,23 +12,6 @@ mod server;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Args, Clone)]
-pub struct DataDir {
-    /// Where the embedded database lives.
-    #[arg(long, env = "ECSD_DATA_DIR", default_value = "./ecsd-data")]
-    pub data_dir: PathBuf,
-}
-
-#[derive(Args, Clone)]
-pub struct AdminTarget {
-    /// Base URL of a running ecsd.
-    #[arg(long, env = "ECSD_URL", default_value = "http://127.0.0.1:9380")]
-    pub server: String,
-    /// Bearer token of its admin API.
-    #[arg(long, env = "ECSD_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
 }
 
 #[derive(Subcommand)]
