@@ -92,29 +92,25 @@ impl Outcome {
 
 /// The scheduled actions of an instance, given its current fields.
 pub fn instance_due(instance: &Instance) -> Vec<Due> {
-    let mut due = Vec::new();
-    if let Some(at) = instance.auto_release_time {
-        due.push(Due {
-            kind: ActionKind::AutoRelease,
-            at,
-        });
-    }
-    if let Some(sub) = &instance.subscription {
-        subscription_due(sub, &mut due);
-    }
-    due
+    billed_due(instance.auto_release_time, instance.subscription.as_ref())
 }
 
 /// The scheduled actions of a dedicated host.
 pub fn host_due(host: &DedicatedHost) -> Vec<Due> {
+    billed_due(host.auto_release_time, host.subscription.as_ref())
+}
+
+/// What instances and hosts alike have due: their auto-release time, and their subscription's
+/// renewal, expiry or expiry release.
+fn billed_due(auto_release_time: Option<DateTime<Utc>>, sub: Option<&Subscription>) -> Vec<Due> {
     let mut due = Vec::new();
-    if let Some(at) = host.auto_release_time {
+    if let Some(at) = auto_release_time {
         due.push(Due {
             kind: ActionKind::AutoRelease,
             at,
         });
     }
-    if let Some(sub) = &host.subscription {
+    if let Some(sub) = sub {
         subscription_due(sub, &mut due);
     }
     due
@@ -280,25 +276,33 @@ fn just_after(at: DateTime<Utc>) -> DateTime<Utc> {
 /// The subscription ran out unpaid at `at`: stop, lock for the financial reason, and plan the
 /// release after `grace`.
 pub fn expire_instance(instance: &mut Instance, at: DateTime<Utc>, grace: Duration) -> Outcome {
-    let release_time = crate::time::checked_add(at, grace).unwrap_or(crate::time::LATEST_TIME);
     instance.status = InstanceStatus::Stopped;
-    if !instance.locks.contains(&LockReason::Financial) {
-        instance.locks.push(LockReason::Financial);
-    }
-    if let Some(sub) = instance.subscription.as_mut() {
-        sub.next_renewal_attempt = None;
-        sub.expiry_release_time = Some(release_time);
-    }
-    Outcome::Locked { release_time }
+    lock_unpaid(
+        &mut instance.locks,
+        instance.subscription.as_mut(),
+        at,
+        grace,
+    )
 }
 
-/// The host counterpart of [`expire_instance`].
+/// The host counterpart of [`expire_instance`] (a host has no power state to stop).
 pub fn expire_host(host: &mut DedicatedHost, at: DateTime<Utc>, grace: Duration) -> Outcome {
+    lock_unpaid(&mut host.locks, host.subscription.as_mut(), at, grace)
+}
+
+/// What expiry does to instances and hosts alike: the financial lock, no more renewal, and the
+/// release planned `grace` after `at`.
+fn lock_unpaid(
+    locks: &mut Vec<LockReason>,
+    sub: Option<&mut Subscription>,
+    at: DateTime<Utc>,
+    grace: Duration,
+) -> Outcome {
     let release_time = crate::time::checked_add(at, grace).unwrap_or(crate::time::LATEST_TIME);
-    if !host.locks.contains(&LockReason::Financial) {
-        host.locks.push(LockReason::Financial);
+    if !locks.contains(&LockReason::Financial) {
+        locks.push(LockReason::Financial);
     }
-    if let Some(sub) = host.subscription.as_mut() {
+    if let Some(sub) = sub {
         sub.next_renewal_attempt = None;
         sub.expiry_release_time = Some(release_time);
     }
