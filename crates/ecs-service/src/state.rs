@@ -13,6 +13,11 @@
 //!   account's view, signed by its owner); storing every read durably would put an fsync on
 //!   every read. An engine shared by several processes must check nonces in the store.
 //! * The **catalog** and the **expiry grace** come from the config, the same for every process.
+//! * Below the service, the SQLite engine remembers **page positions** of deep listings
+//!   (`ecs_store::sqlite`); its own writer invalidates them when membership changes, which is
+//!   complete only because no other process writes the file (the same data dir lock).
+//! * The scheduler's **lifecycle lock** (`ecs_scheduler`) orders this process's ticks and clock
+//!   jumps; claims in the store keep any number of claimers exactly-once regardless.
 //!
 //! Everything else (resources, the virtual clock, claims on due work, ClientToken answers,
 //! events, balances) lives in the store only.
