@@ -47,9 +47,13 @@ impl TxError {
 
 /// Why a transaction closure stopped: the request was refused (an ECS error for the client), or
 /// the storage failed. Either way the transaction is rolled back.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum TxError {
+    /// Shown as the refusal's message alone: its code and status are for an API client, and a
+    /// person reading a command's error wants the sentence.
+    #[error("{}", .0.message)]
     Rejected(ApiError),
+    #[error(transparent)]
     Store(StoreError),
 }
 

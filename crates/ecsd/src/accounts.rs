@@ -1,85 +1,140 @@
 //! Accounts and access keys: the offline commands and the start-up bootstrap of the default
 //! account's key.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ecs_domain::model::AccessKey;
 use ecs_store::sqlite::SqliteStore;
-use ecs_store::{Store, StoreExt, TxError};
+use ecs_store::{Store, StoreError, StoreExt, TxError};
 
-use crate::output::say;
-use crate::secrets::{self, KeyRing};
+use crate::output::{say, OutputError};
+use crate::secrets::{self, KeyRing, SecretsError};
 
 pub const DEFAULT_ACCOUNT: &str = "default";
 
 /// The lock file a running server holds in its data dir.
 const SERVER_LOCK: &str = "ecsd.lock";
 
+/// Getting at a data dir: its directory, the server lock, the store. Kept apart from
+/// [`AccountsError`] because every command needs it, `secrets` included, which
+/// [`AccountsError`] itself wraps.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("cannot create data dir {}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open {}", path.display())]
+    OpenLock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot lock {}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "another ecsd server is already running on {} (it holds {}); stop it first, or give \
+         this one its own --data-dir",
+        data_dir.display(),
+        data_dir.join(SERVER_LOCK).display()
+    )]
+    ServerRunning { data_dir: PathBuf },
+    #[error(
+        "a server is running on {}: stop it first, or move its clock through the admin API \
+         (`ecsd clock advance` without --offline)",
+        data_dir.display()
+    )]
+    ServerInTheWay { data_dir: PathBuf },
+    #[error("cannot open store {}", path.display())]
+    OpenStore {
+        path: PathBuf,
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// Why an account command, or the start-up bootstrap of the default key, failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountsError {
+    #[error("account name {name:?}: use a non-empty name without leading or trailing spaces")]
+    BadName { name: String },
+    /// The transaction's own refusals ("no account named ...") read best alone, as before.
+    #[error(transparent)]
+    Store(#[from] TxError),
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
 /// Held exclusively by `ecsd serve` for as long as it runs: one server per data dir, since a
 /// server keeps per-process state in front of the store (see `ecs_service::state`) and runs
 /// the lifecycle alone. A second `ecsd serve`, and `clock advance --offline` (which would have
 /// its change overwritten by the running server's clock), are refused. The offline account and
 /// key commands do not take it: they only add rows, which a running server picks up.
-pub fn hold_server_lock(data_dir: &Path) -> Result<std::fs::File, String> {
-    let file = open_lock(data_dir)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-            "another ecsd server is already running on {} (it holds {}); stop it first, or give \
-             this one its own --data-dir",
-            data_dir.display(),
-            data_dir.join(SERVER_LOCK).display()
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(format!(
-            "cannot lock {}: {e}",
-            data_dir.join(SERVER_LOCK).display()
-        )),
-    }
+pub fn hold_server_lock(data_dir: &Path) -> Result<std::fs::File, DataDirError> {
+    take_lock(data_dir, || DataDirError::ServerRunning {
+        data_dir: data_dir.to_path_buf(),
+    })
 }
 
 /// The lock a stopped server leaves free; an error when a server is running on `data_dir`.
-pub fn lock_out_servers(data_dir: &Path) -> Result<std::fs::File, String> {
+pub fn lock_out_servers(data_dir: &Path) -> Result<std::fs::File, DataDirError> {
+    take_lock(data_dir, || DataDirError::ServerInTheWay {
+        data_dir: data_dir.to_path_buf(),
+    })
+}
+
+/// The server lock, or `held()` when another process has it: who is refused decides what
+/// they are told to do about it.
+fn take_lock(
+    data_dir: &Path,
+    held: impl FnOnce() -> DataDirError,
+) -> Result<std::fs::File, DataDirError> {
     let file = open_lock(data_dir)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-            "a server is running on {}: stop it first, or move its clock through the admin API \
-             (`ecsd clock advance` without --offline)",
-            data_dir.display()
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(format!(
-            "cannot lock {}: {e}",
-            data_dir.join(SERVER_LOCK).display()
-        )),
+        Err(std::fs::TryLockError::WouldBlock) => Err(held()),
+        Err(std::fs::TryLockError::Error(source)) => Err(DataDirError::Lock {
+            path: data_dir.join(SERVER_LOCK),
+            source,
+        }),
     }
 }
 
-fn open_lock(data_dir: &Path) -> Result<std::fs::File, String> {
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
+fn open_lock(data_dir: &Path) -> Result<std::fs::File, DataDirError> {
+    create_data_dir(data_dir)?;
     let path = data_dir.join(SERVER_LOCK);
     std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+        .map_err(|source| DataDirError::OpenLock { path, source })
 }
 
-pub fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, String> {
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| format!("cannot create data dir {}: {e}", data_dir.display()))?;
+fn create_data_dir(data_dir: &Path) -> Result<(), DataDirError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| DataDirError::Create {
+        path: data_dir.to_path_buf(),
+        source,
+    })
+}
+
+pub fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, DataDirError> {
+    create_data_dir(data_dir)?;
     let path = data_dir.join("ecsd.sqlite3");
-    let store = SqliteStore::open(&path)
-        .map_err(|e| format!("cannot open store {}: {e}", path.display()))?;
-    Ok(Arc::new(store))
-}
-
-pub fn tx_message(e: TxError) -> String {
-    match e {
-        TxError::Rejected(api) => api.message.into_owned(),
-        TxError::Store(s) => s.to_string(),
+    match SqliteStore::open(&path) {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(source) => Err(DataDirError::OpenStore { path, source }),
     }
 }
 
@@ -97,48 +152,44 @@ pub fn new_key_pair() -> (String, String) {
     (format!("LTAI{}", pick(20)), pick(30))
 }
 
-pub fn create_account(data_dir: &Path, name: &str) -> Result<(), String> {
+pub fn create_account(data_dir: &Path, name: &str) -> Result<(), AccountsError> {
     if name.trim().is_empty() || name.trim() != name {
-        return Err(format!(
-            "account name {name:?}: use a non-empty name without leading or trailing spaces"
-        ));
+        return Err(AccountsError::BadName {
+            name: name.to_string(),
+        });
     }
     let store = open_store(data_dir)?;
     let owned = name.to_string();
-    let account = store
-        .write(move |tx| {
-            if tx.account_by_name(&owned)?.is_some() {
-                return Err(ecs_domain::error::common::INVALID_PARAMETER
-                    .with_message(format!("account {owned} already exists"))
-                    .into());
-            }
-            Ok(tx.create_account(&owned)?)
-        })
-        .map_err(tx_message)?;
+    let account = store.write(move |tx| {
+        if tx.account_by_name(&owned)?.is_some() {
+            return Err(ecs_domain::error::common::INVALID_PARAMETER
+                .with_message(format!("account {owned} already exists"))
+                .into());
+        }
+        Ok(tx.create_account(&owned)?)
+    })?;
     say!("Account: {} (id {})", account.name, account.id)?;
     Ok(())
 }
 
-pub fn create_access_key(data_dir: &Path, account: &str) -> Result<(), String> {
+pub fn create_access_key(data_dir: &Path, account: &str) -> Result<(), AccountsError> {
     let store = open_store(data_dir)?;
     let (id, secret) = new_key_pair();
     let sealed = secrets::unlock(data_dir, &store)?.seal(&id, &secret)?;
     let (owned, key_id, key_secret) = (account.to_string(), id.clone(), sealed);
-    store
-        .write(move |tx| {
-            let Some(acc) = tx.account_by_name(&owned)? else {
-                return Err(ecs_domain::error::common::INVALID_PARAMETER
-                    .with_message(format!("no account named {owned}"))
-                    .into());
-            };
-            tx.put_access_key(&AccessKey {
-                id: key_id.clone(),
-                secret: key_secret.clone(),
-                account_id: acc.id,
-            })?;
-            Ok(())
-        })
-        .map_err(tx_message)?;
+    store.write(move |tx| {
+        let Some(acc) = tx.account_by_name(&owned)? else {
+            return Err(ecs_domain::error::common::INVALID_PARAMETER
+                .with_message(format!("no account named {owned}"))
+                .into());
+        };
+        tx.put_access_key(&AccessKey {
+            id: key_id.clone(),
+            secret: key_secret.clone(),
+            account_id: acc.id,
+        })?;
+        Ok(())
+    })?;
     say!("Account: {account}")?;
     say!("AccessKeyId: {id}")?;
     say!("AccessKeySecret: {secret}")?;
@@ -151,7 +202,7 @@ pub fn bootstrap_default(
     store: &Arc<dyn Store>,
     env_key: Option<(String, String)>,
     key_ring: &KeyRing,
-) -> Result<(), String> {
+) -> Result<(), AccountsError> {
     let env_key = env_key
         .map(|(id, secret)| key_ring.seal(&id, &secret).map(|sealed| (id, sealed)))
         .transpose()?;
@@ -159,40 +210,38 @@ pub fn bootstrap_default(
     let fresh = new_key_pair();
     let fresh_sealed = key_ring.seal(&fresh.0, &fresh.1)?;
     let fresh_id = fresh.0.clone();
-    let generated = store
-        .write(move |tx| {
-            let account = match tx.account_by_name(DEFAULT_ACCOUNT)? {
-                Some(a) => a,
-                None => tx.create_account(DEFAULT_ACCOUNT)?,
-            };
-            match env_key.clone() {
-                Some((id, secret)) => {
-                    if let Some(existing) = tx.access_key(&id)? {
-                        if existing.account_id != account.id {
-                            return Err(ecs_domain::error::common::INVALID_PARAMETER
-                                .with_message(format!("access key {id} belongs to another account"))
-                                .into());
-                        }
+    let generated = store.write(move |tx| {
+        let account = match tx.account_by_name(DEFAULT_ACCOUNT)? {
+            Some(a) => a,
+            None => tx.create_account(DEFAULT_ACCOUNT)?,
+        };
+        match env_key.clone() {
+            Some((id, secret)) => {
+                if let Some(existing) = tx.access_key(&id)? {
+                    if existing.account_id != account.id {
+                        return Err(ecs_domain::error::common::INVALID_PARAMETER
+                            .with_message(format!("access key {id} belongs to another account"))
+                            .into());
                     }
-                    tx.put_access_key(&AccessKey {
-                        id,
-                        secret,
-                        account_id: account.id,
-                    })?;
-                    Ok(false)
                 }
-                None if tx.access_keys()?.is_empty() => {
-                    tx.put_access_key(&AccessKey {
-                        id: fresh_id.clone(),
-                        secret: fresh_sealed.clone(),
-                        account_id: account.id,
-                    })?;
-                    Ok(true)
-                }
-                None => Ok(false),
+                tx.put_access_key(&AccessKey {
+                    id,
+                    secret,
+                    account_id: account.id,
+                })?;
+                Ok(false)
             }
-        })
-        .map_err(tx_message)?;
+            None if tx.access_keys()?.is_empty() => {
+                tx.put_access_key(&AccessKey {
+                    id: fresh_id.clone(),
+                    secret: fresh_sealed.clone(),
+                    account_id: account.id,
+                })?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    })?;
     if generated {
         let (id, secret) = fresh;
         say!("Generated an access key for the default account (shown once):")?;

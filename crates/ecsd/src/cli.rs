@@ -3,30 +3,74 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-
-use serde_json::Value;
-
 use std::path::Path;
 
-use crate::accounts::{lock_out_servers, open_store, tx_message};
-use crate::output::say;
-use crate::AdminTarget;
 use ecs_service::clock::{advance_stored, latest_time, parse_duration, AdvanceError};
+use ecs_store::TxError;
+use serde_json::Value;
+
+use crate::accounts::{lock_out_servers, open_store, DataDirError};
+use crate::output::{say, OutputError};
+use crate::AdminTarget;
+
+/// Why a command against the admin API (or the offline clock) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("only http:// server URLs are supported")]
+    NotHttp,
+    #[error("no host in server URL {url:?}")]
+    NoHost { url: String },
+    #[error("set ECSD_ADMIN_TOKEN (or --admin-token) to the server's admin token")]
+    NoToken,
+    #[error("cannot reach {server}")]
+    Connect {
+        server: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot send")]
+    Send(#[source] std::io::Error),
+    #[error("cannot read the answer")]
+    Receive(#[source] std::io::Error),
+    #[error("malformed HTTP answer")]
+    MalformedAnswer,
+    #[error("malformed status line")]
+    MalformedStatus,
+    /// The admin API's `error` field when it sent one, else the whole body.
+    #[error("server answered {status}: {message}")]
+    Refused { status: u16, message: String },
+    #[error("bad duration {duration:?}: use e.g. 9d12h, 90m, 30s")]
+    BadDuration { duration: String },
+    #[error("cannot move the stored clock")]
+    StoredClock(#[source] TxError),
+    #[error("this data dir has no virtual clock (serve it once with --clock virtual)")]
+    NoVirtualClock,
+    #[error("the clock cannot move backwards")]
+    Backwards,
+    #[error("too far: the clock stops at {latest}")]
+    TooFar { latest: String },
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
 
 fn call(
     target: &AdminTarget,
     method: &str,
     path: &str,
     body: Option<&Value>,
-) -> Result<Value, String> {
+) -> Result<Value, CliError> {
     let base = target
         .server
         .strip_prefix("http://")
-        .ok_or("only http:// server URLs are supported")?;
+        .ok_or(CliError::NotHttp)?;
     // `http://HOST:PORT`, with or without a trailing path (`.../admin`), port 80 if none.
     let authority = base.split('/').next().unwrap_or_default();
     if authority.is_empty() {
-        return Err(format!("no host in server URL {:?}", target.server));
+        return Err(CliError::NoHost {
+            url: target.server.clone(),
+        });
     }
     let host = if authority
         .rsplit_once(':')
@@ -37,32 +81,31 @@ fn call(
         format!("{authority}:80")
     };
     let host = host.as_str();
-    let token = target
-        .admin_token
-        .as_deref()
-        .ok_or("set ECSD_ADMIN_TOKEN (or --admin-token) to the server's admin token")?;
+    let token = target.admin_token.as_deref().ok_or(CliError::NoToken)?;
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     let request = format!(
         "{method} /admin{path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
         payload.len()
     );
-    let mut stream =
-        TcpStream::connect(host).map_err(|e| format!("cannot reach {}: {e}", target.server))?;
+    let mut stream = TcpStream::connect(host).map_err(|source| CliError::Connect {
+        server: target.server.clone(),
+        source,
+    })?;
     stream
         .write_all(request.as_bytes())
-        .map_err(|e| format!("cannot send: {e}"))?;
+        .map_err(CliError::Send)?;
     let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    stream.read_to_end(&mut raw).map_err(CliError::Receive)?;
     let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("malformed HTTP answer")?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or(CliError::MalformedAnswer)?;
     let status: u16 = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or("malformed status line")?;
+        .ok_or(CliError::MalformedStatus)?;
     let body = if head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
@@ -73,14 +116,20 @@ fn call(
     };
     let value: Value = serde_json::from_str(&body).unwrap_or(Value::String(body.clone()));
     if status >= 400 {
-        let msg = value
+        let message = value
             .get("error")
             .and_then(Value::as_str)
             .map(str::to_string)
             .unwrap_or(body);
-        return Err(format!("server answered {status}: {msg}"));
+        return Err(CliError::Refused { status, message });
     }
     Ok(value)
+}
+
+fn bad_duration(duration: &str) -> CliError {
+    CliError::BadDuration {
+        duration: duration.to_string(),
+    }
 }
 
 fn dechunk(body: &str) -> String {
@@ -99,7 +148,7 @@ fn dechunk(body: &str) -> String {
     out
 }
 
-pub fn clock_show(target: &AdminTarget) -> Result<(), String> {
+pub fn clock_show(target: &AdminTarget) -> Result<(), CliError> {
     let v = call(target, "GET", "/clock", None)?;
     say!(
         "{} ({})",
@@ -109,9 +158,8 @@ pub fn clock_show(target: &AdminTarget) -> Result<(), String> {
     Ok(())
 }
 
-pub fn clock_advance(target: &AdminTarget, duration: &str) -> Result<(), String> {
-    let seconds = parse_duration(duration)
-        .ok_or_else(|| format!("bad duration {duration:?}: use e.g. 9d12h, 90m, 30s"))?;
+pub fn clock_advance(target: &AdminTarget, duration: &str) -> Result<(), CliError> {
+    let seconds = parse_duration(duration).ok_or_else(|| bad_duration(duration))?;
     let v = call(
         target,
         "POST",
@@ -132,7 +180,7 @@ pub fn clock_advance(target: &AdminTarget, duration: &str) -> Result<(), String>
     Ok(())
 }
 
-pub fn events(target: &AdminTarget, since: Option<&str>) -> Result<(), String> {
+pub fn events(target: &AdminTarget, since: Option<&str>) -> Result<(), CliError> {
     let path = match since {
         Some(s) => format!("/events?since={s}"),
         None => "/events".to_string(),
@@ -155,27 +203,20 @@ pub fn events(target: &AdminTarget, since: Option<&str>) -> Result<(), String> {
 
 /// Moves the stored virtual time of a stopped server. Nothing runs now: the server carries out
 /// what fell due, in due order, when it starts.
-pub fn clock_advance_offline(data_dir: &Path, duration: &str) -> Result<(), String> {
+pub fn clock_advance_offline(data_dir: &Path, duration: &str) -> Result<(), CliError> {
     let seconds = parse_duration(duration)
         .filter(|s| *s >= 0)
-        .ok_or_else(|| format!("bad duration {duration:?}: use e.g. 9d12h, 90m, 30s"))?;
+        .ok_or_else(|| bad_duration(duration))?;
     let _stopped = lock_out_servers(data_dir)?;
     let store = open_store(data_dir)?;
-    let now = match advance_stored(&*store, seconds)
-        .map_err(|e| format!("cannot move the stored clock: {}", tx_message(e)))?
-    {
+    let now = match advance_stored(&*store, seconds).map_err(CliError::StoredClock)? {
         Ok(to) => to,
-        Err(AdvanceError::RealClock) => {
-            return Err(
-                "this data dir has no virtual clock (serve it once with --clock virtual)".into(),
-            )
-        }
-        Err(AdvanceError::Backwards) => return Err("the clock cannot move backwards".into()),
+        Err(AdvanceError::RealClock) => return Err(CliError::NoVirtualClock),
+        Err(AdvanceError::Backwards) => return Err(CliError::Backwards),
         Err(AdvanceError::TooFar) => {
-            return Err(format!(
-                "too far: the clock stops at {}",
-                latest_time().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ))
+            return Err(CliError::TooFar {
+                latest: latest_time().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            })
         }
     };
     say!(

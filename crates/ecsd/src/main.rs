@@ -101,16 +101,29 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+    match run(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // The causes (an io::Error's "Address already in use", a JSON parser's line and
+            // column) are what a person acts on, so they follow the message.
+            eprintln!("ecsd: {}", secrets::report(&*error));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Each command keeps its own error type; here they only need to be shown.
+fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Serve(args) => serve::run(args)?,
         Command::Account(AccountCommand::Create { name, dir }) => {
-            accounts::create_account(&dir.data_dir, &name)
+            accounts::create_account(&dir.data_dir, &name)?
         }
         Command::AccessKey(AccessKeyCommand::Create { account, dir }) => {
-            accounts::create_access_key(&dir.data_dir, &account)
+            accounts::create_access_key(&dir.data_dir, &account)?
         }
-        Command::Secrets(SecretsCommand::Rotate { dir }) => secrets::rotate(&dir.data_dir),
-        Command::Clock(ClockCommand::Show { target }) => cli::clock_show(&target),
+        Command::Secrets(SecretsCommand::Rotate { dir }) => secrets::rotate(&dir.data_dir)?,
+        Command::Clock(ClockCommand::Show { target }) => cli::clock_show(&target)?,
         Command::Clock(ClockCommand::Advance {
             duration,
             target,
@@ -118,20 +131,14 @@ fn main() -> std::process::ExitCode {
             dir,
         }) => {
             if offline {
-                cli::clock_advance_offline(&dir.data_dir, &duration)
+                cli::clock_advance_offline(&dir.data_dir, &duration)?
             } else {
-                cli::clock_advance(&target, &duration)
+                cli::clock_advance(&target, &duration)?
             }
         }
-        Command::Events { target, since } => cli::events(&target, since.as_deref()),
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("ecsd: {message}");
-            std::process::ExitCode::FAILURE
-        }
+        Command::Events { target, since } => cli::events(&target, since.as_deref())?,
     }
+    Ok(())
 }
 
 /// glibc's allocator spent a fifth of the request path in malloc/free under concurrent load

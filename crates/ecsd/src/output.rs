@@ -5,8 +5,13 @@
 
 use std::io::{ErrorKind, Write};
 
+/// Standard output failed for a reason other than a closed pipe.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to standard output")]
+pub struct OutputError(#[source] std::io::Error);
+
 /// Writes one line to standard output.
-pub fn line(args: std::fmt::Arguments) -> Result<(), String> {
+pub fn line(args: std::fmt::Arguments) -> Result<(), OutputError> {
     let mut out = std::io::stdout().lock();
     let written = out
         .write_fmt(args)
@@ -15,7 +20,7 @@ pub fn line(args: std::fmt::Arguments) -> Result<(), String> {
     match written {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(format!("cannot write to standard output: {e}")),
+        Err(e) => Err(OutputError(e)),
     }
 }
 

@@ -28,8 +28,8 @@ use ecs_domain::model::AccessKey;
 use ecs_store::{Store, StoreError, StoreExt, TxError};
 use sha2::{Digest, Sha256};
 
-use crate::accounts::{lock_out_servers, open_store};
-use crate::output::say;
+use crate::accounts::{lock_out_servers, open_store, DataDirError};
+use crate::output::{say, OutputError};
 
 /// The master key file in the data dir.
 pub const KEY_FILE: &str = "ecsd.key";
@@ -107,9 +107,15 @@ pub enum SecretsError {
         #[source]
         source: StoreError,
     },
+    /// `ecsd secrets rotate` opens the data dir itself.
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
 }
 
-/// The message with its chain of causes, for the command line's `ecsd: ...` line.
+/// The message with its chain of causes, for the command line's `ecsd: ...` line: each cause's
+/// Display, never Debug, which would show a person Rust's structures.
 pub fn report(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
@@ -119,13 +125,6 @@ pub fn report(error: &dyn std::error::Error) -> String {
         cause = e.source();
     }
     text
-}
-
-/// Commands report errors as strings; this keeps the causes.
-impl From<SecretsError> for String {
-    fn from(e: SecretsError) -> String {
-        report(&e)
-    }
 }
 
 fn store_error(what: &'static str) -> impl FnOnce(TxError) -> SecretsError {
@@ -468,7 +467,7 @@ pub fn reseal_all(store: &Arc<dyn Store>, ring: &KeyRing) -> Result<usize, Secre
 
 /// What `serve` does at start: load the key ring, then seal what an older ecsd left plain (or
 /// an interrupted rotation left under the previous key).
-pub fn prepare(data_dir: &Path, store: &Arc<dyn Store>) -> Result<Arc<KeyRing>, String> {
+pub fn prepare(data_dir: &Path, store: &Arc<dyn Store>) -> Result<Arc<KeyRing>, SecretsError> {
     let ring = unlock(data_dir, store)?;
     let resealed = reseal_all(store, &ring)?;
     if resealed > 0 {
@@ -613,7 +612,7 @@ pub struct Rotated {
 }
 
 /// `ecsd secrets rotate`: offline, with no server on the data dir.
-pub fn rotate(data_dir: &Path) -> Result<(), String> {
+pub fn rotate(data_dir: &Path) -> Result<(), SecretsError> {
     let _stopped = lock_out_servers(data_dir)?;
     let store = open_store(data_dir)?;
     let done = rotate_with(data_dir, &store, &KeySources::from_env())?;
@@ -996,7 +995,17 @@ mod data_dir_tests {
         // Not while a server runs on the data dir.
         let server = hold_server_lock(&dir.0).unwrap();
         let refused = rotate(&dir.0).unwrap_err();
-        assert!(refused.contains("a server is running"), "{refused}");
+        assert!(
+            matches!(
+                refused,
+                SecretsError::DataDir(DataDirError::ServerInTheWay { .. })
+            ),
+            "{refused}"
+        );
+        assert!(
+            refused.to_string().contains("a server is running"),
+            "{refused}"
+        );
         drop(server);
 
         let done = rotate_with(&dir.0, &store, &no_env()).unwrap();

@@ -9,14 +9,73 @@ use chrono::Duration;
 use clap::Args;
 use ecs_domain::catalog::{Catalog, CatalogOverrides};
 use ecs_domain::lifecycle::DEFAULT_EXPIRY_GRACE;
+use ecs_domain::ApiError;
 use ecs_service::clock::parse_duration;
 use ecs_service::{LifecycleClock, Service};
+use ecs_store::TxError;
 use serde::Deserialize;
 
-use crate::accounts::{bootstrap_default, hold_server_lock, open_store, tx_message};
+use crate::accounts::{
+    bootstrap_default, hold_server_lock, open_store, AccountsError, DataDirError,
+};
 use crate::app::App;
 use crate::output::say;
+use crate::secrets::SecretsError;
 use crate::{secrets, server, DataDir};
+
+/// Why `ecsd serve` did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("bad listen address {listen:?}")]
+    BadListen {
+        listen: String,
+        #[source]
+        source: std::net::AddrParseError,
+    },
+    #[error("cannot read config {}", path.display())]
+    ReadConfig {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("bad config {}", path.display())]
+    ParseConfig {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("bad expiry_grace {text:?}: use e.g. \"15d\" (at most 3650d)")]
+    BadExpiryGrace { text: String },
+    /// The catalog's check explains itself in a sentence; it has no error type of its own.
+    #[error("bad config: {why}")]
+    BadCatalog { why: String },
+    #[error(
+        "set both ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or neither"
+    )]
+    HalfAnEnvKey,
+    #[error("cannot open the virtual clock")]
+    VirtualClock(#[source] TxError),
+    #[error("cannot load the recorded signature nonces")]
+    Nonces(#[source] ApiError),
+    #[error("cannot catch up on due lifecycle actions")]
+    CatchUp(#[source] ApiError),
+    #[error("cannot start the runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the bound address")]
+    BoundAddress(#[source] std::io::Error),
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    Bootstrap(#[from] AccountsError),
+}
 
 /// Which clock the lifecycle runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,13 +113,18 @@ struct ConfigFile {
     expiry_grace: Option<String>,
 }
 
-fn load_config(path: Option<&PathBuf>) -> Result<(Catalog, Duration), String> {
+fn load_config(path: Option<&PathBuf>) -> Result<(Catalog, Duration), ServeError> {
     let config: ConfigFile = match path {
         None => ConfigFile::default(),
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read config {}: {e}", p.display()))?;
-            serde_json::from_str(&text).map_err(|e| format!("bad config {}: {e}", p.display()))?
+            let text = std::fs::read_to_string(p).map_err(|source| ServeError::ReadConfig {
+                path: p.clone(),
+                source,
+            })?;
+            serde_json::from_str(&text).map_err(|source| ServeError::ParseConfig {
+                path: p.clone(),
+                source,
+            })?
         }
     };
     let grace = match config.expiry_grace.as_deref() {
@@ -68,18 +132,18 @@ fn load_config(path: Option<&PathBuf>) -> Result<(Catalog, Duration), String> {
         Some(text) => parse_duration(text)
             .filter(|s| (0..=MAX_EXPIRY_GRACE_SECONDS).contains(s))
             .and_then(Duration::try_seconds)
-            .ok_or_else(|| {
-                format!("bad expiry_grace {text:?}: use e.g. \"15d\" (at most 3650d)")
+            .ok_or_else(|| ServeError::BadExpiryGrace {
+                text: text.to_string(),
             })?,
     };
     let catalog = Catalog::builtin().apply(config.catalog);
     catalog
         .check()
-        .map_err(|why| format!("bad config: {why}"))?;
+        .map_err(|why| ServeError::BadCatalog { why })?;
     Ok((catalog, grace))
 }
 
-fn env_key() -> Result<Option<(String, String)>, String> {
+fn env_key() -> Result<Option<(String, String)>, ServeError> {
     let id = std::env::var("ALIBABA_CLOUD_ACCESS_KEY_ID")
         .ok()
         .filter(|s| !s.is_empty());
@@ -89,18 +153,18 @@ fn env_key() -> Result<Option<(String, String)>, String> {
     match (id, secret) {
         (Some(id), Some(secret)) => Ok(Some((id, secret))),
         (None, None) => Ok(None),
-        _ => Err(
-            "set both ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or neither"
-                .into(),
-        ),
+        _ => Err(ServeError::HalfAnEnvKey),
     }
 }
 
-pub fn run(args: ServeArgs) -> Result<(), String> {
+pub fn run(args: ServeArgs) -> Result<(), ServeError> {
     let addr: SocketAddr = args
         .listen
         .parse()
-        .map_err(|e| format!("bad listen address {:?}: {e}", args.listen))?;
+        .map_err(|source| ServeError::BadListen {
+            listen: args.listen.clone(),
+            source,
+        })?;
     let (catalog, grace) = load_config(args.config.as_ref())?;
     // Released when the process ends, however it ends.
     let _running = hold_server_lock(&args.dir.data_dir)?;
@@ -112,8 +176,9 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         ClockArg::Real => LifecycleClock::real(store.clone()),
         // Resumes a virtual clock where it was left, so a restart catches up on what was due
         // at that time; a new one starts at the real time.
-        ClockArg::Virtual => LifecycleClock::open_virtual(store.clone())
-            .map_err(|e| format!("cannot open the virtual clock: {}", tx_message(e)))?,
+        ClockArg::Virtual => {
+            LifecycleClock::open_virtual(store.clone()).map_err(ServeError::VirtualClock)?
+        }
     };
     let admin_token = std::env::var("ECSD_ADMIN_TOKEN")
         .ok()
@@ -124,14 +189,11 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     service
         .forget_old_nonces(real_now)
         .and_then(|_| service.load_nonces(real_now))
-        .map_err(|e| format!("cannot load the recorded signature nonces: {e}"))?;
+        .map_err(ServeError::Nonces)?;
 
     // Catch up before taking calls: whatever fell due while ecsd was down is carried out now,
     // in due order, so the first answer already reflects it.
-    let caught_up = app
-        .scheduler
-        .catch_up()
-        .map_err(|e| format!("cannot catch up on due lifecycle actions: {e}"))?;
+    let caught_up = app.scheduler.catch_up().map_err(ServeError::CatchUp)?;
     if !caught_up.is_empty() {
         tracing::info!(
             actions = caught_up.len(),
@@ -142,14 +204,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(ServeError::Runtime)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let bound = listener
-            .local_addr()
-            .map_err(|e| format!("cannot read the bound address: {e}"))?;
+            .map_err(|source| ServeError::Listen { addr, source })?;
+        let bound = listener.local_addr().map_err(ServeError::BoundAddress)?;
         app.scheduler.clone().spawn();
         // Without a standard output (closed, full) there is nobody to tell; serve anyway.
         if let Err(e) = say!(

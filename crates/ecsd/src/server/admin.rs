@@ -15,6 +15,7 @@ use ecs_store::Event;
 use serde_json::{json, Value};
 
 use crate::app::App;
+use crate::secrets::report;
 use ecs_scheduler::JumpError;
 use ecs_service::clock::{latest_time, AdvanceError};
 
@@ -91,6 +92,11 @@ fn problem(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
+/// A 500 that says what failed, causes included, in the same words the command line uses.
+fn failed(error: &dyn std::error::Error) -> Response {
+    problem(StatusCode::INTERNAL_SERVER_ERROR, &report(error))
+}
+
 async fn clock(State(app): State<Arc<App>>) -> Response {
     Json(json!({
         "now": app.service.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -128,7 +134,7 @@ async fn advance(State(app): State<Arc<App>>, body: Bytes) -> Response {
                 latest_time().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
         ),
-        Err(JumpError::Failed(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(JumpError::Failed(e)) => failed(&e),
     }
 }
 
@@ -213,8 +219,8 @@ async fn events(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Respo
             }))
             .into_response()
         }
-        Ok(Err(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Ok(Err(e)) => failed(&e),
+        Err(e) => failed(&e),
     }
 }
 
@@ -258,8 +264,8 @@ async fn balance(app: Arc<App>, key_id: String, set: Option<Money>) -> Response 
         }))
         .into_response(),
         Ok(Ok(None)) => problem(StatusCode::NOT_FOUND, "no such AccessKeyId"),
-        Ok(Err(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Ok(Err(e)) => failed(&e),
+        Err(e) => failed(&e),
     }
 }
 
@@ -272,8 +278,8 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
         .await;
     match result {
         Ok(Ok(())) => Json(json!({ "reset": true })).into_response(),
-        Ok(Err(e)) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Ok(Err(e)) => failed(&e),
+        Err(e) => failed(&e),
     }
 }
 
