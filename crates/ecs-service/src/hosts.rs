@@ -111,6 +111,15 @@ pub struct ReleaseHost {
 pub type HostWithInstances = (DedicatedHost, Vec<(String, String)>);
 
 impl Service {
+    pub async fn allocate_hosts(
+        &self,
+        caller: &Caller,
+        cmd: AllocateHosts,
+    ) -> Result<CreatedHosts, ApiError> {
+        self.settled(caller, self.allocate_hosts_unsettled(caller, cmd))
+            .await
+    }
+
     pub async fn set_host_release_time(
         &self,
         caller: &Caller,
@@ -120,7 +129,7 @@ impl Service {
             .await
     }
 
-    pub async fn allocate_hosts(
+    async fn allocate_hosts_unsettled(
         &self,
         caller: &Caller,
         cmd: AllocateHosts,

@@ -100,6 +100,42 @@ pub(crate) fn release_window(
 }
 
 impl Service {
+    pub(crate) async fn set_release_time<R: Billed>(
+        &self,
+        caller: &Caller,
+        cmd: SetReleaseTime,
+        rows: &'static ReleaseTimeRows,
+    ) -> Result<(), ApiError> {
+        self.settled(
+            caller,
+            self.set_release_time_unsettled::<R>(caller, cmd, rows),
+        )
+        .await
+    }
+
+    pub async fn release_instances(
+        &self,
+        caller: &Caller,
+        cmd: ReleaseInstances,
+    ) -> Result<(), ApiError> {
+        self.settled(caller, self.release_instances_unsettled(caller, cmd))
+            .await
+    }
+
+    pub async fn set_auto_renew(&self, caller: &Caller, cmd: SetAutoRenew) -> Result<(), ApiError> {
+        self.settled(caller, self.set_auto_renew_unsettled(caller, cmd))
+            .await
+    }
+
+    pub async fn run_instances(
+        &self,
+        caller: &Caller,
+        cmd: RunInstances,
+    ) -> Result<CreatedInstances, ApiError> {
+        self.settled(caller, self.run_instances_unsettled(caller, cmd))
+            .await
+    }
+
     pub async fn set_instance_release_time(
         &self,
         caller: &Caller,
@@ -109,7 +145,7 @@ impl Service {
             .await
     }
 
-    pub(crate) async fn set_release_time<R: Billed>(
+    async fn set_release_time_unsettled<R: Billed>(
         &self,
         caller: &Caller,
         cmd: SetReleaseTime,
@@ -230,7 +266,7 @@ impl Service {
         .await
     }
 
-    pub async fn release_instances(
+    async fn release_instances_unsettled(
         &self,
         caller: &Caller,
         mut cmd: ReleaseInstances,
@@ -443,7 +479,11 @@ fn unknown_renew_instance(id: &str) -> ApiError {
 }
 
 impl Service {
-    pub async fn set_auto_renew(&self, caller: &Caller, cmd: SetAutoRenew) -> Result<(), ApiError> {
+    async fn set_auto_renew_unsettled(
+        &self,
+        caller: &Caller,
+        cmd: SetAutoRenew,
+    ) -> Result<(), ApiError> {
         let ids = renew_ids(cmd.ids.clone())?;
         // The settings are checked once against defaults, so a bad value is refused before
         // any instance is looked at.
@@ -655,7 +695,7 @@ pub(crate) fn zone_in(
 }
 
 impl Service {
-    pub async fn run_instances(
+    async fn run_instances_unsettled(
         &self,
         caller: &Caller,
         cmd: RunInstances,

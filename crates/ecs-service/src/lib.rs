@@ -15,6 +15,8 @@
 //!
 //! What a process keeps for itself, and why that is safe, is in [`state`].
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -63,6 +65,20 @@ pub struct RequestNonce {
     pub key_id: String,
     pub nonce: String,
     pub seen_at: DateTime<Utc>,
+    /// Set once the nonce is durably recorded, so a request is recorded once however many
+    /// layers see it refused.
+    recorded: Arc<AtomicBool>,
+}
+
+impl RequestNonce {
+    pub fn new(key_id: String, nonce: String, seen_at: DateTime<Utc>) -> Self {
+        Self {
+            key_id,
+            nonce,
+            seen_at,
+            recorded: Arc::default(),
+        }
+    }
 }
 
 /// How stored access-key secrets are opened. The store keeps them sealed (see ecsd's
@@ -194,17 +210,49 @@ impl Service {
                 Ok(out)
             })
             .await;
-        if outcome.is_err() {
-            if let Some(r) = caller.request.clone() {
-                let recorded = self
-                    .submit(move |tx| Ok(tx.record_nonce(&r.key_id, &r.nonce, r.seen_at)?))
-                    .await;
-                if let Err(e) = recorded {
-                    tracing::error!(error = %e, "cannot record the nonce of a refused write");
+        match &outcome {
+            Ok(_) => {
+                if let Some(r) = &caller.request {
+                    r.recorded.store(true, Ordering::SeqCst);
                 }
             }
+            Err(_) => self.record_refusal(caller).await,
         }
         outcome
+    }
+
+    /// Runs a command's body; if it is refused anywhere (its checks before the transaction
+    /// included), the request's nonce is recorded.
+    async fn settled<T>(
+        &self,
+        caller: &Caller,
+        body: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let outcome = body.await;
+        if outcome.is_err() {
+            self.record_refusal(caller).await;
+        }
+        outcome
+    }
+
+    /// Records durably, once, the nonce of a signed request that was refused, so that a replay
+    /// of it (after the state changed, after a restart) is refused as a replay. Every door that
+    /// refuses a verified request calls this (the service's own commands do).
+    pub async fn record_refusal(&self, caller: &Caller) {
+        let Some(r) = caller.request.clone() else {
+            return;
+        };
+        if r.recorded.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let flag = r.recorded.clone();
+        let recorded = self
+            .submit(move |tx| Ok(tx.record_nonce(&r.key_id, &r.nonce, r.seen_at)?))
+            .await;
+        if let Err(e) = recorded {
+            flag.store(false, Ordering::SeqCst);
+            tracing::error!(error = %e, "cannot record the nonce of a refused request");
+        }
     }
 
     /// Submits a transaction to the store and waits for it to be durable.

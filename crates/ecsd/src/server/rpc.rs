@@ -250,15 +250,21 @@ async fn answer(app: &Arc<App>, call: &Call, request_id: &str) -> HttpResponse {
         service: &app.service,
         caller: ecs_service::Caller {
             account_id: call.auth.account_id,
-            request: Some(RequestNonce {
-                key_id: call.auth.caller.access_key_id.clone(),
-                nonce: call.auth.caller.nonce.clone(),
-                seen_at: call.auth.arrived,
-            }),
+            request: Some(RequestNonce::new(
+                call.auth.caller.access_key_id.clone(),
+                call.auth.caller.nonce.clone(),
+                call.auth.arrived,
+            )),
         },
         params: &call.req.params,
     };
-    let rendered = match (call.auth.op.run)(&ctx).await {
+    let outcome = (call.auth.op.run)(&ctx).await;
+    if outcome.is_err() {
+        // A refused request's nonce is kept durably, wherever it was refused (a parameter
+        // read here, a rule in the service), so its replay is refused after a restart too.
+        app.service.record_refusal(&ctx.caller).await;
+    }
+    let rendered = match outcome {
         Ok(Answer::Fields(fields)) => Ok(success(call, request_id, fields)),
         Ok(Answer::Typed(body)) => match call.req.format {
             Format::Json => body.to_json(request_id).map(render_success_json),
