@@ -275,14 +275,15 @@ pub fn pct(text: &str) -> String {
     out
 }
 
-/// The signed query string: the pairs sorted by encoded name (stable, so repeated names keep
-/// their order), joined, then `Signature` appended.
+/// The signed query string: the pairs sorted by name as sent (byte order, as the SDKs sort
+/// before encoding; stable, so repeated names keep their order), encoded, joined, then
+/// `Signature` appended.
 pub fn sign_v1_query(method: &str, pairs: &[(String, String)], secret: &str) -> String {
-    let mut encoded: Vec<(String, String)> = pairs.iter().map(|(k, v)| (pct(k), pct(v))).collect();
-    encoded.sort_by(|a, b| a.0.cmp(&b.0));
-    let canonical = encoded
+    let mut sorted: Vec<&(String, String)> = pairs.iter().collect();
+    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let canonical = sorted
         .iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{}={}", pct(k), pct(v)))
         .collect::<Vec<_>>()
         .join("&");
     let to_sign = format!("{method}&{}&{}", pct("/"), pct(&canonical));
