@@ -141,6 +141,9 @@ fn lock_key(schema: &str) -> i32 {
 /// Brings the database (or `schema` in it) up to [`CURRENT_VERSION`].
 pub(crate) fn migrate(client: &mut Client, schema: Option<&str>) -> StoreResult<()> {
     let mut tx = client.transaction().map_err(db_error)?;
+    // "already exists, skipping" notices of a second replica are expected, not news.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .map_err(db_error)?;
     tx.execute(
         "SELECT pg_advisory_xact_lock($1, $2)",
         &[&LOCK_CLASS, &lock_key(schema.unwrap_or(""))],
