@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use ecs_domain::catalog::Catalog;
-use ecs_domain::error::common::INTERNAL_ERROR;
+use ecs_domain::error::common::{INTERNAL_ERROR, SERVICE_UNAVAILABLE};
 use ecs_domain::model::AccessKey;
 use ecs_domain::ApiError;
 use ecs_store::{Store, StoreExt, StoreTx, TxError, TxResult};
@@ -107,6 +107,9 @@ pub struct Service {
     expiry_grace: Duration,
     keys: state::KeyCache,
     nonces: state::NonceCache,
+    /// Whether other processes serve the same store: then a nonce is new only if the store
+    /// says so (see [`state`]).
+    shared_store: bool,
 }
 
 impl Service {
@@ -124,7 +127,15 @@ impl Service {
             expiry_grace,
             keys: state::KeyCache::default(),
             nonces: state::NonceCache::default(),
+            shared_store: false,
         }
+    }
+
+    /// Marks the store as shared with other processes (several replicas on one database):
+    /// every verified request's nonce is then claimed in the store, reads' too.
+    pub fn with_shared_store(mut self, shared: bool) -> Self {
+        self.shared_store = shared;
+        self
     }
 
     /// Opens stored secrets with `secrets` (the default takes them as stored).
@@ -153,24 +164,43 @@ impl Service {
 
     /// The key with this id, from the cache or the store.
     pub fn access_key(&self, id: &str) -> Option<AccessKey> {
+        self.find_access_key(id).ok().flatten()
+    }
+
+    /// The key with this id; an error when the store could not be asked (so that a caller can
+    /// answer "try again" rather than "no such key").
+    pub fn find_access_key(&self, id: &str) -> Result<Option<AccessKey>, ApiError> {
         if let Some(k) = self.keys.get(id) {
-            return Some(k);
+            return Ok(Some(k));
         }
         let id_owned = id.to_string();
-        let found = self
-            .store
-            .read(move |tx| Ok(tx.access_key(&id_owned)?))
-            .ok()
-            .flatten()?;
-        let found = self.secrets.open(found)?;
+        let Some(found) = self.read(move |tx| Ok(tx.access_key(&id_owned)?))? else {
+            return Ok(None);
+        };
+        let Some(found) = self.secrets.open(found) else {
+            return Ok(None);
+        };
         self.keys.insert(found.clone());
-        Some(found)
+        Ok(Some(found))
     }
 
     /// Records a signed request's nonce; false when the same key already used it within the
-    /// signature window.
-    pub fn accept_nonce(&self, key_id: &str, nonce: &str, real_now: DateTime<Utc>) -> bool {
-        self.nonces.remember(key_id, nonce, real_now)
+    /// signature window. On a shared store the store decides (another process may have seen
+    /// it), in a transaction of its own, and an unreachable store is an error.
+    pub fn accept_nonce(
+        &self,
+        key_id: &str,
+        nonce: &str,
+        real_now: DateTime<Utc>,
+    ) -> Result<bool, ApiError> {
+        if !self.nonces.remember(key_id, nonce, real_now) {
+            return Ok(false);
+        }
+        if !self.shared_store {
+            return Ok(true);
+        }
+        let (k, n) = (key_id.to_owned(), nonce.to_owned());
+        self.write_blocking(move |tx| Ok(tx.claim_nonce(&k, &n, real_now)?))
     }
 
     /// Fills the nonce set from the nonces the store recorded (on start, before taking calls).
@@ -298,6 +328,12 @@ impl Service {
 pub fn api_error(e: TxError) -> ApiError {
     match e {
         TxError::Rejected(api) => api,
+        // The database is down or too slow: the call may succeed later, and saying so is the
+        // truth (ECS answers ServiceUnavailable for a temporary failure).
+        TxError::Store(err @ ecs_store::StoreError::Unavailable(_)) => {
+            tracing::warn!(%err, "storage unavailable");
+            SERVICE_UNAVAILABLE.err()
+        }
         TxError::Store(err) => {
             tracing::error!(%err, "storage failure");
             INTERNAL_ERROR.err()

@@ -11,7 +11,9 @@
 //!   nothing, and its answer goes to whoever sent it, so replaying a captured read after a
 //!   restart shows the replayer nothing the captured exchange did not already carry (the same
 //!   account's view, signed by its owner); storing every read durably would put an fsync on
-//!   every read. An engine shared by several processes must check nonces in the store.
+//!   every read. A store shared by several processes (PostgreSQL, `Service::with_shared_store`)
+//!   is asked as well, for every verified request, reads included (`StoreTx::claim_nonce`): the
+//!   set then only spares the store a replay this process already saw.
 //! * The **catalog** and the **expiry grace** come from the config, the same for every process.
 //! * Below the service, the SQLite engine remembers **page positions** of deep listings
 //!   (`ecs_store::sqlite`); its own writer invalidates them when membership changes, which is

@@ -33,6 +33,12 @@ pub enum StoreError {
     /// number of times ([`MAX_TX_ATTEMPTS`]), before reporting it.
     #[error("conflicting concurrent transaction: {0}")]
     Conflict(String),
+    /// The database cannot be reached right now (connection refused or lost, a statement
+    /// timeout, no free connection in time). Nothing was committed that the caller was told
+    /// of; callers answer "try again later" (ECS `ServiceUnavailable`) rather than an
+    /// internal error, and engines reconnect by themselves.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// How many times an engine runs a transaction that keeps meeting [`StoreError::Conflict`].
@@ -297,6 +303,17 @@ pub trait StoreTx {
         nonce: &str,
         seen_at: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Records a nonce unless the same key already used it (within what is kept: older ones are
+    /// pruned by [`StoreTx::forget_nonces_before`]); true when it was new. Engines shared by
+    /// several processes check every verified request here, so a nonce accepted by one process
+    /// is refused by all others: two transactions inserting the same pair concurrently must not
+    /// both see it as new (a unique key does it).
+    fn claim_nonce(
+        &mut self,
+        key_id: &str,
+        nonce: &str,
+        seen_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// `(key id, nonce, seen at)` of every nonce recorded at or after `since`, oldest first.
     fn nonces_since(
         &mut self,

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use ecs_domain::model::AccessKey;
 use ecs_store::sqlite::SqliteStore;
 use ecs_store::{Store, StoreError, StoreExt, TxError};
+use ecs_store_postgres::{PgOptions, PgStore};
+
+use crate::DataDir;
 
 use crate::output::{say, OutputError};
 use crate::secrets::{self, KeyRing, SecretsError};
@@ -52,6 +55,10 @@ pub enum DataDirError {
         data_dir.display()
     )]
     ServerInTheWay { data_dir: PathBuf },
+    #[error("cannot open the database")]
+    OpenDatabase(#[source] ecs_store_postgres::OpenError),
+    #[error("unsupported database URL scheme in {shown:?}: use postgres://...")]
+    DatabaseScheme { shown: String },
     #[error("cannot open store {}", path.display())]
     OpenStore {
         path: PathBuf,
@@ -129,6 +136,43 @@ fn create_data_dir(data_dir: &Path) -> Result<(), DataDirError> {
     })
 }
 
+/// The store `dir` names: the database at its URL, or SQLite in the data dir.
+pub fn open_store_in(dir: &DataDir) -> Result<Arc<dyn Store>, DataDirError> {
+    let Some(url) = &dir.database_url else {
+        return open_store(&dir.data_dir);
+    };
+    if !ecs_store_postgres::is_postgres_url(url) {
+        // Only the scheme: the rest may hold a password.
+        let shown = url.split("://").next().unwrap_or_default().to_string();
+        return Err(DataDirError::DatabaseScheme { shown });
+    }
+    let options = PgOptions {
+        pool_size: usize::from(dir.db_pool_size),
+        statement_timeout: dir.db_statement_timeout,
+        connect_timeout: dir.db_connect_timeout,
+        ..PgOptions::new(url.clone())
+    };
+    let store = PgStore::open(&options).map_err(DataDirError::OpenDatabase)?;
+    Ok(Arc::new(store))
+}
+
+/// The data dir's server lock, unless the store is shared by design (a database server):
+/// then nothing in the data dir is the store, and the lock is not taken.
+pub fn hold_server_lock_in(dir: &DataDir) -> Result<Option<std::fs::File>, DataDirError> {
+    if dir.is_shared() {
+        return Ok(None);
+    }
+    hold_server_lock(&dir.data_dir).map(Some)
+}
+
+/// [`lock_out_servers`] for a data-dir store; nothing for a shared one.
+pub fn lock_out_servers_in(dir: &DataDir) -> Result<Option<std::fs::File>, DataDirError> {
+    if dir.is_shared() {
+        return Ok(None);
+    }
+    lock_out_servers(&dir.data_dir).map(Some)
+}
+
 pub fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, DataDirError> {
     create_data_dir(data_dir)?;
     let path = data_dir.join("ecsd.sqlite3");
@@ -153,12 +197,16 @@ pub fn new_key_pair() -> (String, String) {
 }
 
 pub fn create_account(data_dir: &Path, name: &str) -> Result<(), AccountsError> {
+    create_account_in(&DataDir::at(data_dir), name)
+}
+
+pub fn create_account_in(dir: &DataDir, name: &str) -> Result<(), AccountsError> {
     if name.trim().is_empty() || name.trim() != name {
         return Err(AccountsError::BadName {
             name: name.to_string(),
         });
     }
-    let store = open_store(data_dir)?;
+    let store = open_store_in(dir)?;
     let owned = name.to_string();
     let account = store.write(move |tx| {
         if tx.account_by_name(&owned)?.is_some() {
@@ -173,9 +221,13 @@ pub fn create_account(data_dir: &Path, name: &str) -> Result<(), AccountsError> 
 }
 
 pub fn create_access_key(data_dir: &Path, account: &str) -> Result<(), AccountsError> {
-    let store = open_store(data_dir)?;
+    create_access_key_in(&DataDir::at(data_dir), account)
+}
+
+pub fn create_access_key_in(dir: &DataDir, account: &str) -> Result<(), AccountsError> {
+    let store = open_store_in(dir)?;
     let (id, secret) = new_key_pair();
-    let sealed = secrets::unlock(data_dir, &store)?.seal(&id, &secret)?;
+    let sealed = secrets::unlock(&dir.data_dir, &store)?.seal(&id, &secret)?;
     let (owned, key_id, key_secret) = (account.to_string(), id.clone(), sealed);
     store.write(move |tx| {
         let Some(acc) = tx.account_by_name(&owned)? else {

@@ -3,15 +3,15 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 
 use ecs_service::clock::{advance_stored, latest_time, parse_duration, AdvanceError};
 use ecs_store::TxError;
 use serde_json::Value;
 
-use crate::accounts::{lock_out_servers, open_store, DataDirError};
+use crate::accounts::{lock_out_servers_in, open_store_in, DataDirError};
 use crate::output::{say, OutputError};
 use crate::AdminTarget;
+use crate::DataDir;
 
 /// Why a command against the admin API (or the offline clock) failed.
 #[derive(Debug, thiserror::Error)]
@@ -203,12 +203,15 @@ pub fn events(target: &AdminTarget, since: Option<&str>) -> Result<(), CliError>
 
 /// Moves the stored virtual time of a stopped server. Nothing runs now: the server carries out
 /// what fell due, in due order, when it starts.
-pub fn clock_advance_offline(data_dir: &Path, duration: &str) -> Result<(), CliError> {
+///
+/// On a shared database there is no lock to keep servers out: running servers see the new
+/// time at once (the clock is a row) and carry out what fell due as their scheduler comes by.
+pub fn clock_advance_offline(dir: &DataDir, duration: &str) -> Result<(), CliError> {
     let seconds = parse_duration(duration)
         .filter(|s| *s >= 0)
         .ok_or_else(|| bad_duration(duration))?;
-    let _stopped = lock_out_servers(data_dir)?;
-    let store = open_store(data_dir)?;
+    let _stopped = lock_out_servers_in(dir)?;
+    let store = open_store_in(dir)?;
     let now = match advance_stored(&*store, seconds).map_err(CliError::StoredClock)? {
         Ok(to) => to,
         Err(AdvanceError::RealClock) => return Err(CliError::NoVirtualClock),

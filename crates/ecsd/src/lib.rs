@@ -13,7 +13,8 @@
 //!   server/, serve, cli, accounts, secrets: the shells (HTTP, start-up, command line)
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 
@@ -26,11 +27,69 @@ pub mod secrets;
 pub mod serve;
 pub mod server;
 
+/// Where the store is: SQLite in the data dir (the default), or a database named by URL. The
+/// data dir is still where the master key file lives unless `ECSD_MASTER_KEY` gives it.
 #[derive(Args, Clone)]
 pub struct DataDir {
     /// Where the embedded database lives.
     #[arg(long, env = "ECSD_DATA_DIR", default_value = "./ecsd-data")]
     pub data_dir: PathBuf,
+    /// Store everything in this database instead (`postgres://user@host:port/db`); the
+    /// scheme chooses the engine. Several servers may share one PostgreSQL database.
+    #[arg(long, env = "ECSD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Database connections (and worker threads) this process keeps at most.
+    #[arg(long, env = "ECSD_DB_POOL_SIZE", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(2..=1000))]
+    pub db_pool_size: u16,
+    /// Longest a database statement may run (e.g. `5s`, `500ms`); a call that needs longer
+    /// (the database is down or stuck) answers ServiceUnavailable.
+    #[arg(long, env = "ECSD_DB_STATEMENT_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
+    pub db_statement_timeout: Duration,
+    /// Longest opening a database connection may take.
+    #[arg(long, env = "ECSD_DB_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_timeout)]
+    pub db_connect_timeout: Duration,
+}
+
+impl DataDir {
+    /// The SQLite store in `path`, with the database options' defaults.
+    pub fn at(path: &Path) -> Self {
+        Self {
+            data_dir: path.to_path_buf(),
+            database_url: None,
+            db_pool_size: 8,
+            db_statement_timeout: Duration::from_secs(5),
+            db_connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Whether other processes may serve the same store (a database server rather than a
+    /// file in the data dir): then the data dir's lock means nothing and is not taken.
+    pub fn is_shared(&self) -> bool {
+        self.database_url.is_some()
+    }
+}
+
+/// `5s`, `500ms`, `2m`, or a bare number of seconds.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: use e.g. 5s, 500ms or 2m"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("{text:?}: use e.g. 5s, 500ms or 2m")),
+    };
+    if d.is_zero() {
+        return Err("a timeout must be more than zero".into());
+    }
+    Ok(d)
 }
 
 #[derive(Args, Clone)]

@@ -117,12 +117,12 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Serve(args) => serve::run(args)?,
         Command::Account(AccountCommand::Create { name, dir }) => {
-            accounts::create_account(&dir.data_dir, &name)?
+            accounts::create_account_in(&dir, &name)?
         }
         Command::AccessKey(AccessKeyCommand::Create { account, dir }) => {
-            accounts::create_access_key(&dir.data_dir, &account)?
+            accounts::create_access_key_in(&dir, &account)?
         }
-        Command::Secrets(SecretsCommand::Rotate { dir }) => secrets::rotate(&dir.data_dir)?,
+        Command::Secrets(SecretsCommand::Rotate { dir }) => secrets::rotate_in(&dir)?,
         Command::Clock(ClockCommand::Show { target }) => cli::clock_show(&target)?,
         Command::Clock(ClockCommand::Advance {
             duration,
@@ -131,7 +131,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             dir,
         }) => {
             if offline {
-                cli::clock_advance_offline(&dir.data_dir, &duration)?
+                cli::clock_advance_offline(&dir, &duration)?
             } else {
                 cli::clock_advance(&target, &duration)?
             }

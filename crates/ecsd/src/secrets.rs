@@ -28,7 +28,7 @@ use ecs_domain::model::AccessKey;
 use ecs_store::{Store, StoreError, StoreExt, TxError};
 use sha2::{Digest, Sha256};
 
-use crate::accounts::{lock_out_servers, open_store, DataDirError};
+use crate::accounts::{lock_out_servers_in, open_store_in, DataDirError};
 use crate::output::{say, OutputError};
 
 /// The master key file in the data dir.
@@ -613,8 +613,15 @@ pub struct Rotated {
 
 /// `ecsd secrets rotate`: offline, with no server on the data dir.
 pub fn rotate(data_dir: &Path) -> Result<(), SecretsError> {
-    let _stopped = lock_out_servers(data_dir)?;
-    let store = open_store(data_dir)?;
+    rotate_in(&crate::DataDir::at(data_dir))
+}
+
+/// [`rotate`] for the store `dir` names. A shared database has no data-dir lock to keep servers
+/// out: stop them first (a running one keeps opening keys with the ring it loaded).
+pub fn rotate_in(dir: &crate::DataDir) -> Result<(), SecretsError> {
+    let data_dir = dir.data_dir.as_path();
+    let _stopped = lock_out_servers_in(dir)?;
+    let store = open_store_in(dir)?;
     let done = rotate_with(data_dir, &store, &KeySources::from_env())?;
     if done.generated {
         say!(
@@ -778,7 +785,9 @@ mod tests {
 #[cfg(test)]
 mod data_dir_tests {
     use super::*;
-    use crate::accounts::{bootstrap_default, create_access_key, create_account, hold_server_lock};
+    use crate::accounts::{
+        bootstrap_default, create_access_key, create_account, hold_server_lock, open_store,
+    };
     use ecs_domain::catalog::Catalog;
     use ecs_service::{LifecycleClock, Service};
 

@@ -16,7 +16,7 @@ use ecs_store::TxError;
 use serde::Deserialize;
 
 use crate::accounts::{
-    bootstrap_default, hold_server_lock, open_store, AccountsError, DataDirError,
+    bootstrap_default, hold_server_lock_in, open_store_in, AccountsError, DataDirError,
 };
 use crate::app::App;
 use crate::output::say;
@@ -167,8 +167,11 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
         })?;
     let (catalog, grace) = load_config(args.config.as_ref())?;
     // Released when the process ends, however it ends.
-    let _running = hold_server_lock(&args.dir.data_dir)?;
-    let store = open_store(&args.dir.data_dir)?;
+    // One server per data dir for SQLite; on a shared database any number of servers may run
+    // (what makes that safe is in ecs_service::state), and no lock is taken.
+    let _running = hold_server_lock_in(&args.dir)?;
+    let shared = args.dir.is_shared();
+    let store = open_store_in(&args.dir)?;
     let key_ring = secrets::prepare(&args.dir.data_dir, &store)?;
     bootstrap_default(&store, env_key()?, &key_ring)?;
 
@@ -183,7 +186,11 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
     let admin_token = std::env::var("ECSD_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    let service = Arc::new(Service::new(store, clock, catalog, grace).with_key_secrets(key_ring));
+    let service = Arc::new(
+        Service::new(store, clock, catalog, grace)
+            .with_key_secrets(key_ring)
+            .with_shared_store(shared),
+    );
     let app = Arc::new(App::new(service.clone(), admin_token));
     let real_now = chrono::Utc::now();
     service

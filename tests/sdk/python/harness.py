@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import socket
+import hashlib
 import subprocess
 import tempfile
 import time
@@ -156,6 +157,34 @@ def server_env(ak: str | None = DEFAULT_AK, sk: str | None = DEFAULT_SK,
     return env
 
 
+# With ECSD_SDK_DATABASE_URL (a PostgreSQL server's URL, e.g. from scripts/pg-test-cluster.sh),
+# every data dir gets a database of its own on that server, created on first use, and each
+# `ecsd serve` and offline command on that data dir is given `--database-url` for it: a restart
+# on the same data dir finds the same database, two data dirs never share one.
+SDK_DATABASE_URL = os.environ.get("ECSD_SDK_DATABASE_URL", "")
+_databases: dict[str, str] = {}
+
+
+def on_postgres() -> bool:
+    return bool(SDK_DATABASE_URL)
+
+
+def database_args(data_dir: Path) -> list[str]:
+    """`--database-url URL` for this data dir's own database, or nothing on SQLite."""
+    if not SDK_DATABASE_URL:
+        return []
+    key = str(data_dir.resolve())
+    if key not in _databases:
+        name = "sdk_" + hashlib.sha256(f"{os.getpid()}:{key}:{time.time_ns()}".encode()).hexdigest()[:24]
+        p = subprocess.run(["psql", SDK_DATABASE_URL, "-qc", f"CREATE DATABASE {name}"],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError(f"cannot create database {name}: {p.stderr}")
+        base = SDK_DATABASE_URL.rsplit("/", 1)[0]
+        _databases[key] = f"{base}/{name}"
+    return ["--database-url", _databases[key]]
+
+
 def start_server(data_dir: Path, *, virtual_clock: bool = True, env: dict | None = None,
                  port: int | None = None) -> EcsdServer:
     """Start `ecsd serve` on a free loopback port and wait until GET /health answers 200."""
@@ -170,6 +199,7 @@ def start_server(data_dir: Path, *, virtual_clock: bool = True, env: dict | None
     for _attempt in range(3):  # a port picked free can be taken before ecsd binds it
         p = port or free_port()
         args = [str(binary), "serve", "--listen", f"127.0.0.1:{p}", "--data-dir", str(data_dir)]
+        args += database_args(data_dir)
         if virtual_clock:
             args += ["--clock", "virtual"]
         log_path = data_dir.parent / f"{data_dir.name}-ecsd-{p}.log"
@@ -206,7 +236,7 @@ def run_cli(args: list[str], data_dir: Path, env: dict | None = None) -> str:
     """Run an offline `ecsd` subcommand against a data dir; return its stdout (+stderr)."""
     env = dict(server_env() if env is None else env)
     env["ECSD_DATA_DIR"] = str(data_dir)
-    cmd = [str(ecsd_bin())] + args + ["--data-dir", str(data_dir)]
+    cmd = [str(ecsd_bin())] + args + ["--data-dir", str(data_dir)] + database_args(data_dir)
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
                        timeout=60)
     out = p.stdout + p.stderr

@@ -4,7 +4,10 @@ stored clock can be moved with `ecsd clock advance --offline`."""
 
 from __future__ import annotations
 
+import harness
 import json
+
+import pytest
 import shutil
 import urllib.error
 import urllib.request
@@ -122,6 +125,8 @@ def test_a_write_replayed_after_a_crash_is_still_signature_nonce_used(request):
         srv.stop()
 
 
+@pytest.mark.skipif(harness.on_postgres(), reason="the data-dir lock is SQLite's: on a shared "
+                    "PostgreSQL database any number of servers may run (README)")
 def test_offline_clock_advance_refuses_while_a_server_runs_on_the_data_dir(request):
     """The running server would overwrite the stored time with its own: refuse, and leave it."""
     base = tmpdir("ecsd-restart-lock-")

@@ -1182,6 +1182,27 @@ impl StoreTx for SqliteTx<'_> {
         .map(drop)
     }
 
+    fn claim_nonce(
+        &mut self,
+        key_id: &str,
+        nonce: &str,
+        seen_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.writing("claim_nonce")?;
+        // One writer: nobody can insert the same pair between this look and the insert.
+        let seen: bool = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM nonces WHERE key_id = ?1 AND nonce = ?2)")
+            .db()?
+            .query_row(params![key_id, nonce], |r| r.get(0))
+            .db()?;
+        if seen {
+            return Ok(false);
+        }
+        self.record_nonce(key_id, nonce, seen_at)?;
+        Ok(true)
+    }
+
     fn nonces_since(
         &mut self,
         since: DateTime<Utc>,

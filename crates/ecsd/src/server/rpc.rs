@@ -214,10 +214,26 @@ struct Authorized {
 fn authorize(app: &App, req: &RpcRequest, http: &HttpRequest) -> Result<Authorized, ApiError> {
     let real_now = Utc::now();
     let service = &app.service;
-    let caller = verify_signature(req, http, real_now, &|id| {
-        service.access_key(id).map(|k| k.secret)
-    })?;
-    if !service.accept_nonce(&caller.access_key_id, &caller.nonce, real_now) {
+    // A store that cannot be asked for the key is an outage, not an unknown key: the
+    // verifier only sees "no secret", so the lookup's failure is kept and answered instead.
+    let outage = std::cell::RefCell::new(None);
+    let verified = verify_signature(
+        req,
+        http,
+        real_now,
+        &|id| match service.find_access_key(id) {
+            Ok(key) => key.map(|k| k.secret),
+            Err(e) => {
+                *outage.borrow_mut() = Some(e);
+                None
+            }
+        },
+    );
+    if let Some(e) = outage.into_inner() {
+        return Err(e);
+    }
+    let caller = verified?;
+    if !service.accept_nonce(&caller.access_key_id, &caller.nonce, real_now)? {
         return Err(SIGNATURE_NONCE_USED.err());
     }
     req.check_version()?;
