@@ -76,6 +76,9 @@ LOAD_DEADLINE_S = 60
 JOIN_TIMEOUT_S = 60
 MAX_PAGES = 100_000
 
+JUMP_S = 3600  # the running jump of each cycle
+NOT_FOUND_CODES = {"NoSuchResource", "InvalidInstanceId.NotFound"}
+
 # Error answers a load call may legitimately get (all are refusals: nothing may change).
 ALLOWED_REFUSALS = {
     "IncorrectInstanceStatus",              # Stop of a Stopped / Start of a Running / Delete of a Running without Force
@@ -216,8 +219,17 @@ def load_thread(n: int, endpoint: str, mine: dict[str, Alive], v_now: datetime, 
         out.updates[iid] = {new}
         out.acked += 1
 
-    def refused(e: ApiFailure, what: str):
+    jump_end = v_now + timedelta(seconds=JUMP_S)
+
+    def refused(e: ApiFailure, what: str, ids=()):
         out.refused += 1
+        # an instance whose release time falls inside this cycle's jump may be released under us
+        due = [i for i in ids if isinstance(state.get(i), Alive) and state[i].art
+               and parse_minute(state[i].art) <= jump_end]
+        if e.code in NOT_FOUND_CODES and due:
+            for i in due:
+                state.pop(i)  # the model keeps its state: the check expects its auto-release
+            return
         if e.code not in ALLOWED_REFUSALS:
             out.violations.append(f"UNEXPECTED ERROR: {what}: HTTP {e.status} {e.code}: {e.message}")
 
@@ -287,7 +299,7 @@ def load_thread(n: int, endpoint: str, mine: dict[str, Alive], v_now: datetime, 
                 try:
                     call(sdk, "ModifyInstanceAutoReleaseTime", RegionId=REGION, InstanceId=iid, **params)
                 except ApiFailure as e:
-                    refused(e, what)
+                    refused(e, what, [iid])
                     continue
                 except Unknown:
                     out.unknown += 1
@@ -305,7 +317,7 @@ def load_thread(n: int, endpoint: str, mine: dict[str, Alive], v_now: datetime, 
                 try:
                     call(sdk, "ModifyInstanceAttribute", InstanceId=iid, DeletionProtection=new.dp)
                 except ApiFailure as e:
-                    refused(e, what)
+                    refused(e, what, [iid])
                     continue
                 except Unknown:
                     out.unknown += 1
@@ -321,7 +333,7 @@ def load_thread(n: int, endpoint: str, mine: dict[str, Alive], v_now: datetime, 
                 try:
                     call(sdk, action, InstanceId=iid)
                 except ApiFailure as e:
-                    refused(e, what)
+                    refused(e, what, [iid])
                     continue
                 except Unknown:
                     out.unknown += 1
@@ -336,7 +348,7 @@ def load_thread(n: int, endpoint: str, mine: dict[str, Alive], v_now: datetime, 
                 try:
                     call(sdk, "DeleteInstance", InstanceId=iid, Force=force)
                 except ApiFailure as e:
-                    refused(e, what)
+                    refused(e, what, [iid])
                     continue
                 except Unknown:
                     out.unknown += 1
@@ -351,7 +363,7 @@ def load_thread(n: int, endpoint: str, mine: dict[str, Alive], v_now: datetime, 
                 try:
                     call(sdk, "DeleteInstances", RegionId=REGION, InstanceId=ids, Force=force)
                 except ApiFailure as e:
-                    refused(e, what)
+                    refused(e, what, ids)
                     continue
                 except Unknown:
                     out.unknown += 1
@@ -669,7 +681,7 @@ def run_cycle(c: int, args, rng: random.Random, model: Model, data: Path, srv: E
         def do_advance():
             t0 = time.monotonic()
             try:
-                advance["answered"] = admin.advance(3600)
+                advance["answered"] = admin.advance(JUMP_S)
                 advance["took"] = time.monotonic() - t0
             except Exception as e:  # noqa: BLE001 - killed under it
                 advance["error"] = str(e)[:200]
@@ -739,7 +751,7 @@ def run_cycle(c: int, args, rng: random.Random, model: Model, data: Path, srv: E
     if advance["answered"]:
         v_stored = {parse_rfc3339(advance["answered"]["now"])}
     elif mode != "load-only":
-        v_stored = {v0, v0 + timedelta(seconds=3600)}  # killed before or after it stored the time
+        v_stored = {v0, v0 + timedelta(seconds=JUMP_S)}  # killed before or after it stored the time
     run_cli(["clock", "advance", "1d", "--offline"], data)
     v_expected = {t + timedelta(days=1) for t in v_stored}
 
