@@ -523,18 +523,19 @@ def verify(model: Model, srv: EcsdServer, pending: list[PendingCreate], groups: 
         evs = releases.get(iid, [])
         if iid in listed:
             if evs:
-                return ("present-with-release-event", [e["action"] for e in evs])
+                return ("present-with-release-event", tuple(e["action"] for e in evs))
             return ("present", observed_state(listed[iid]))
         if not evs:
             return ("absent-without-release-event",)
         if len(evs) > 1:
-            return ("DOUBLE-RELEASE", [(e["action"], e["scheduled_at"], e["cursor"]) for e in evs])
+            return ("DOUBLE-RELEASE", tuple((e["action"], e["scheduled_at"], e["cursor"]) for e in evs))
         e = evs[0]
         if e["action"] == "AutoRelease":
             return ("auto", fmt_out(parse_rfc3339(e["scheduled_at"])) if e["scheduled_at"] else None)
         return ("manual", e["action"])
 
     checked = 0
+    flagged = set()
     # instances the model knows
     for iid in list(model.states):
         options = model.states[iid]
@@ -546,7 +547,13 @@ def verify(model: Model, srv: EcsdServer, pending: list[PendingCreate], groups: 
                 "LOST ACKNOWLEDGED WRITE" if len(options) == 1 else "STATE OUTSIDE THE POSSIBLE ONES")
             violations.append(f"{kind}: {iid}: expected one of {sorted(map(str, expected))}, "
                               f"observed {obs}")
-            model.states.pop(iid)
+            flagged.add(iid)
+            # go on from what is there, so one fault is reported once
+            if obs[0] == "present":
+                model.states[iid] = {obs[1]}
+            else:
+                model.states.pop(iid)
+                model.released[iid] = obs
             continue
         if obs[0] == "present":
             model.states[iid] = {obs[1]}
@@ -582,6 +589,8 @@ def verify(model: Model, srv: EcsdServer, pending: list[PendingCreate], groups: 
             what = "RESURRECTED" if iid in model.released else "PHANTOM INSTANCE"
             violations.append(f"{what}: {iid} ({listed[iid].get('InstanceName')}) is listed")
     for iid, evs in releases.items():
+        if iid in flagged:
+            continue
         if iid in model.released:
             if len(evs) != 1:
                 violations.append(f"DOUBLE RELEASE: {iid}: {[(e['action'], e['cursor']) for e in evs]}")
@@ -590,6 +599,8 @@ def verify(model: Model, srv: EcsdServer, pending: list[PendingCreate], groups: 
             violations.append(f"RELEASE OF AN UNKNOWN INSTANCE: {iid}: {[e['action'] for e in evs]}")
     # the released ones of earlier cycles stay released exactly once
     for iid in model.released:
+        if iid in flagged:
+            continue
         if iid not in releases or iid in listed:
             violations.append(f"RELEASE RECORD CHANGED: {iid}: events {releases.get(iid)}, listed {iid in listed}")
     model.clock_floor = now
