@@ -771,7 +771,7 @@ def run_cycle(c: int, args, rng: random.Random, model: Model, data: Path, srv: E
     s2 = spawn_server(data)
     t0 = time.monotonic()
     # the kill's moment: somewhere from the process start to a little past the catch-up's end
-    time.sleep(rng.uniform(0.5 * est.startup, est.startup + 1.2 * est.jump(due_at_start)))
+    time.sleep(rng.uniform(0.5 * est.startup, est.startup + 0.8 * est.jump(due_at_start)))
     s2.kill9()
     killed_after = time.monotonic() - t0
     listening = "listening on" in s2.log_tail(200)
