@@ -30,10 +30,15 @@ Fails (exit 1) if:
                estimate per remembered nonce: 16 + 32 bytes of payload, doubled for the
                table's and the queue's growth by doubling, plus allocator slack; the measured
                growth is about 140 bytes per call). 32 MiB covers SQLite's page caches.
-    and, in a run longer than 40 minutes, the RSS must stop growing once the horizon has passed:
-    the largest sample after 35 minutes may exceed the largest one between 31 and 35 minutes by
-    at most 16 MiB (a leak of even 10 bytes per call at 1,000 calls/s would add 14 MiB in 25
-    minutes past the horizon).
+    and, in a run longer than 60 minutes, the RSS must have stopped growing: the largest sample of
+    the last 15 minutes may exceed the largest one between 40 and 45 minutes by at most 16 MiB.
+    Why 40 minutes and not 30: at the horizon the nonce set stops growing, but its hash table can
+    still double once (it grows when the count passes 7/8 of its buckets, and the count hovers
+    around rate x 30 min), and the queue's ring buffer keeps touching fresh pages of its last
+    doubling until it wraps. Measured (scripts/soak.sh 41, ~1,000 calls/s): 149 MiB at 30 min,
+    a 36 MiB step at 35 min (the table going from 2^21 to 2^22 buckets of 17 bytes), then level
+    at 193 MiB to the end. A leak of 10 bytes per call at 1,000 calls/s would add 9 MiB in 15
+    minutes; the check is for steady climbs beyond that, not for small ones.
 
 Usage: soak.py [--minutes 10] [--workers 4] [--sample-every 5]
 """
@@ -288,15 +293,15 @@ def main(argv=None) -> int:
             worst = max(after, key=lambda s: s[k])
             if worst[k] > bounds[k]:
                 problems.append(f"{k} grew beyond its bound: {worst[k]} at t={worst['t']:.0f}s > {bounds[k]}")
-        if duration > 40 * 60:
-            ref = [s["rss"] for s in samples if NONCE_HORIZON_S + 60 < s["t"] <= NONCE_HORIZON_S + 300]
-            late = [s["rss"] for s in samples if s["t"] > NONCE_HORIZON_S + 300]
+        if duration > 60 * 60:
+            ref = [s["rss"] for s in samples if 40 * 60 < s["t"] <= 45 * 60]
+            late = [s["rss"] for s in samples if s["t"] > samples[-1]["t"] - 15 * 60]
             if ref and late:
-                print(f"after the nonce horizon: max RSS {max(ref) / 2**20:.1f} MiB between 31 and 35 min, "
-                      f"{max(late) / 2**20:.1f} MiB after 35 min")
+                print(f"after the nonce horizon: max RSS {max(ref) / 2**20:.1f} MiB between 40 and 45 min, "
+                      f"{max(late) / 2**20:.1f} MiB in the last 15 min")
                 if max(late) > max(ref) + (16 << 20):
                     problems.append(f"RSS still climbing after the nonce horizon: {max(late) / 2**20:.1f} MiB "
-                                    f"after 35 min vs {max(ref) / 2**20:.1f} MiB between 31 and 35 min")
+                                    f"in the last 15 min vs {max(ref) / 2**20:.1f} MiB between 40 and 45 min")
     print(f"soak: {samples[-1]['calls'] if samples else 0} calls in {elapsed:.0f}s ({rate:.0f}/s), "
           f"data dir {sum(f.stat().st_size for f in (base / 'data').iterdir()) / 2**20:.1f} MiB")
     if problems:
