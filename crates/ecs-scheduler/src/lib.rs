@@ -43,6 +43,9 @@ const NONCE_PRUNE_INTERVAL: StdDuration = StdDuration::from_secs(60);
 /// often, so the event log does not fill with the same line.
 const FAILURE_RECORD_INTERVAL: StdDuration = StdDuration::from_secs(60);
 
+/// The claimer's name on a store one process serves at a time.
+pub const SOLE_OWNER: &str = "ecsd";
+
 pub struct Scheduler {
     service: Arc<Service>,
     /// This claimer's name in the store's claims.
@@ -62,8 +65,18 @@ pub enum JumpError {
 }
 
 impl Scheduler {
+    /// A scheduler for this process. On a store only this process serves (it holds the data
+    /// dir's lock), the owner name is the same for every process that ever serves it: a server
+    /// restarted after a crash takes the claims its predecessor left at once (an owner takes
+    /// its own unfinished claims again), so its start-up catch-up does not wait for their
+    /// leases. On a shared store each process has a name of its own, and a dead one's claims
+    /// are taken over when their lease runs out.
     pub fn new(service: Arc<Service>) -> Self {
-        let owner = format!("ecsd-{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let owner = if service.is_shared_store() {
+            format!("ecsd-{}-{:08x}", std::process::id(), rand::random::<u32>())
+        } else {
+            SOLE_OWNER.to_string()
+        };
         Self::with_owner(service, owner)
     }
 

@@ -332,3 +332,59 @@ fn concurrent_claimers_carry_out_each_due_action_exactly_once() {
     assert!(released.values().all(|&n| n == 1));
     eprintln!("releases per claimer: {by_claimer:?}");
 }
+
+/// A server killed after claiming due work (a jump cut short): the server started next on the
+/// same store carries the work out in its start-up catch-up, without waiting for the dead
+/// one's lease (only one process serves a SQLite store, so both are the sole owner).
+#[test]
+fn a_restarted_server_takes_its_predecessors_claims_at_once() {
+    let start = t("2026-01-01T00:00:00Z");
+    let w = world(start);
+    let mut i = w.instance("i-claimed");
+    i.auto_release_time = Some(t("2026-01-01T01:00:00Z"));
+    w.put(i);
+    let to = t("2026-01-01T02:00:00Z");
+    w.service.clock().begin_jump(to).unwrap();
+    let real_now = Utc::now();
+    let claimed = w
+        .service
+        .claim_due(
+            to,
+            &ecs_store::Claim {
+                owner: w.scheduler.owner().to_string(),
+                real_now,
+                lease_until: real_now + ecs_scheduler::LEASE,
+            },
+            10,
+            true,
+        )
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "the dead server held the claim");
+    let restarted = Scheduler::new(w.service.clone());
+    let done = restarted.catch_up().unwrap();
+    assert_eq!(done.len(), 1, "carried out in the catch-up: {done:?}");
+    assert!(w.get("i-claimed").is_none());
+}
+
+/// `clock advance --offline` on a data dir whose jump was cut short moves on from the jump's
+/// destination, and the next start carries out everything due up to the new time.
+#[test]
+fn an_offline_advance_after_a_cut_jump_starts_from_its_destination() {
+    let start = t("2026-01-01T00:00:00Z");
+    let w = world(start);
+    let mut i = w.instance("i-late");
+    i.auto_release_time = Some(t("2026-01-01T01:30:00Z"));
+    w.put(i);
+    w.service
+        .clock()
+        .begin_jump(t("2026-01-01T01:00:00Z"))
+        .unwrap();
+    let to = ecs_service::clock::advance_stored(&*w.store, 3600)
+        .unwrap()
+        .unwrap();
+    assert_eq!(to, t("2026-01-01T02:00:00Z"));
+    assert_eq!(w.service.clock().unfinished_jump().unwrap(), None);
+    let done = Scheduler::new(w.service.clone()).catch_up().unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(w.service.now(), to);
+}

@@ -164,7 +164,10 @@ impl LifecycleClock {
     }
 }
 
-/// Moves a stopped server's stored virtual time forward (`clock advance --offline`).
+/// Moves a stopped server's stored virtual time forward (`clock advance --offline`). A jump the
+/// server did not finish counts as done: the move starts from its destination (the server's
+/// start-up catch-up carries out everything due up to the new time, the unfinished jump's work
+/// included).
 pub fn advance_stored(
     store: &dyn Store,
     seconds: i64,
@@ -173,16 +176,21 @@ pub fn advance_stored(
         let Some(now) = stored_time(tx, VIRTUAL_NOW_SETTING)? else {
             return Ok(Err(AdvanceError::RealClock));
         };
+        let from = match stored_time(tx, VIRTUAL_TARGET_SETTING)? {
+            Some(target) if target > now => target,
+            _ => now,
+        };
         if seconds < 0 {
             return Ok(Err(AdvanceError::Backwards));
         }
         let Some(to) = Duration::try_seconds(seconds)
-            .and_then(|d| now.checked_add_signed(d))
+            .and_then(|d| from.checked_add_signed(d))
             .filter(|t| *t <= latest_time())
         else {
             return Ok(Err(AdvanceError::TooFar));
         };
         store_time(tx, VIRTUAL_NOW_SETTING, to)?;
+        tx.put_setting(VIRTUAL_TARGET_SETTING, "")?;
         Ok(Ok(to))
     })
 }

@@ -144,6 +144,11 @@ impl Service {
         self
     }
 
+    /// Whether other processes serve the same store (see [`Service::with_shared_store`]).
+    pub fn is_shared_store(&self) -> bool {
+        self.shared_store
+    }
+
     pub fn clock(&self) -> &LifecycleClock {
         &self.clock
     }
