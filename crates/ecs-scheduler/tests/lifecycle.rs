@@ -375,7 +375,10 @@ fn the_real_clock_tick_loop_carries_out_due_releases() {
         .enable_all()
         .build()
         .unwrap();
-    let ticking = rt.block_on(async { scheduler.clone().spawn() });
+    let ticking = {
+        let _in_runtime = rt.enter();
+        scheduler.clone().spawn()
+    };
     let wait_gone = |id: &str| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while exists(id) {
