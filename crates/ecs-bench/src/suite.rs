@@ -410,18 +410,19 @@ impl Suite {
         for group in ["ecsd-modify", "ecsd-describe-one", "ecsd-describe-page"] {
             let server = self.start_ecsd(group, &dir, false).await?;
             let client = EcsClient::new(server.addr.to_string(), KEY_ID, KEY_SECRET);
+            let modify_base = Utc::now() + TimeDelta::hours(2);
             let workload = match group {
                 "ecsd-modify" => Workload::EcsModify {
-                    client,
+                    client: client.clone(),
                     ids: ids.clone(),
-                    base: Utc::now() + TimeDelta::hours(2),
+                    base: modify_base,
                 },
                 "ecsd-describe-one" => Workload::EcsDescribeOne {
-                    client,
+                    client: client.clone(),
                     ids: ids.clone(),
                 },
                 _ => Workload::EcsDescribePage {
-                    client,
+                    client: client.clone(),
                     total,
                     page_size: 100,
                 },
@@ -431,6 +432,14 @@ impl Suite {
                 answered += self
                     .measure(group, &server, "ecsd", workload.clone(), c)
                     .await;
+            }
+            if group == "ecsd-modify" {
+                // A write target that answers success without writing would pass every check
+                // above: read a sample back and require the writes in it.
+                match read_back_modified(&server, &client, modify_base, answered, ids.len()).await {
+                    Ok(seen) => say(format!("ecsd-modify: read back {seen}")),
+                    Err(e) => self.fail("ecsd-modify read-back", e),
+                }
             }
             if group == "ecsd-describe-one" && self.cfg.sustained_after > 0 {
                 self.sustained(&server, workload, answered).await;
@@ -666,6 +675,77 @@ impl Suite {
         r.ok = r.problems.is_empty();
         Ok(r)
     }
+}
+
+/// How many instances [`read_back_modified`] reads (the first pages of the listing).
+const READ_BACK_SAMPLE: u64 = 1_000;
+
+/// Reads back the first [`READ_BACK_SAMPLE`] instances after `answered` ModifyInstanceAutoReleaseTime
+/// calls spread at random over `created` instances (none of which had a release time before),
+/// and requires what those calls wrote: every release time seen lies in the window the calls
+/// drew from (`base` to `base` + 1440 minutes), and the sample holds at least half the share of
+/// modified instances the calls make likely (1 - e^(-calls/instances)), at least one.
+async fn read_back_modified(
+    server: &Server,
+    client: &EcsClient,
+    base: DateTime<Utc>,
+    answered: u64,
+    created: usize,
+) -> Result<String, String> {
+    let mut conn = Conn::new(server.addr);
+    let (mut read, mut modified, mut page) = (0u64, 0u64, 1u64);
+    let earliest = base
+        .duration_trunc(TimeDelta::minutes(1))
+        .map_err(|e| e.to_string())?;
+    let latest = base + TimeDelta::minutes(1440);
+    while read < READ_BACK_SAMPLE {
+        let page_number = page.to_string();
+        let v = api::ecs_call(
+            &mut conn,
+            client,
+            "DescribeInstances",
+            &[
+                ("RegionId", "cn-hangzhou"),
+                ("PageSize", "100"),
+                ("PageNumber", &page_number),
+            ],
+        )
+        .await?;
+        let listed = v["Instances"]["Instance"]
+            .as_array()
+            .ok_or_else(|| format!("DescribeInstances without Instances.Instance: {v}"))?;
+        for i in listed {
+            read += 1;
+            let at = i["AutoReleaseTime"].as_str().unwrap_or_default();
+            if at.is_empty() {
+                continue;
+            }
+            let when = chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%MZ")
+                .map_err(|e| format!("{} AutoReleaseTime {at:?}: {e}", i["InstanceId"]))?
+                .and_utc();
+            if when < earliest || when > latest {
+                return Err(format!(
+                    "{} has AutoReleaseTime {at}, outside the window the benchmark wrote ({earliest} to {latest})",
+                    i["InstanceId"]
+                ));
+            }
+            modified += 1;
+        }
+        if listed.len() < 100 {
+            break;
+        }
+        page += 1;
+    }
+    let likely = read as f64 * (1.0 - (-(answered as f64) / created.max(1) as f64).exp());
+    let needed = ((likely / 2.0).floor() as u64).max(1);
+    if answered == 0 || modified < needed {
+        return Err(format!(
+            "{modified} of {read} instances read back carry a release time after {answered} \
+             answered ModifyInstanceAutoReleaseTime calls over {created} instances (at least \
+             {needed} expected): the writes were not kept"
+        ));
+    }
+    Ok(format!("{modified} of {read} sampled instances modified"))
 }
 
 fn fresh_dir(dir: &Path) -> Result<(), String> {

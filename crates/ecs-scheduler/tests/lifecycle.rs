@@ -388,3 +388,88 @@ fn an_offline_advance_after_a_cut_jump_starts_from_its_destination() {
     assert_eq!(done.len(), 1);
     assert_eq!(w.service.now(), to);
 }
+
+/// The scheduler as `ecsd serve --clock real` runs it: [`Scheduler::spawn`]'s tick loop over a
+/// real clock, no jump and no start-up catch-up. A release already due when the loop starts,
+/// and another that becomes due while it runs, are both carried out (recorded at the real time
+/// they ran); one due tomorrow is left alone. Waited for by polling the store.
+#[test]
+fn the_real_clock_tick_loop_carries_out_due_releases() {
+    let dir = std::env::temp_dir().join(format!("ecs-scheduler-real-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let _dir = TempDir(dir.clone());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("db.sqlite3")).unwrap());
+    let account = store.write(|tx| Ok(tx.create_account("t")?.id)).unwrap();
+    let service = Arc::new(Service::new(
+        store.clone(),
+        LifecycleClock::real(store.clone()),
+        Catalog::builtin(),
+        Duration::days(15),
+    ));
+    let scheduler = Arc::new(Scheduler::new(service.clone()));
+    let put = |id: &str, release: DateTime<Utc>| {
+        let mut i = sample_instance(account, id);
+        i.charge_type = ChargeType::PostPaid;
+        i.subscription = None;
+        i.auto_release_time = Some(release);
+        store.write(move |tx| Ok(tx.put_instance(&i)?)).unwrap();
+    };
+    let exists = |id: &str| {
+        let id = id.to_string();
+        store
+            .read(move |tx| Ok(tx.instance(account, &id)?))
+            .unwrap()
+            .is_some()
+    };
+    let minute = |t: DateTime<Utc>| t - Duration::seconds(t.timestamp() % 60);
+    let started = Utc::now();
+    put("i-due", minute(started) - Duration::minutes(1));
+    put("i-tomorrow", minute(started) + Duration::days(1));
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ticking = {
+        let _in_runtime = rt.enter();
+        scheduler.clone().spawn()
+    };
+    let wait_gone = |id: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while exists(id) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{id} is still there 30 s after it fell due: the real-clock scheduler did not run it"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    wait_gone("i-due");
+    // Due work that appears while the loop runs is found by a later tick.
+    put("i-due-later", minute(Utc::now()));
+    wait_gone("i-due-later");
+    ticking.abort();
+
+    assert!(
+        exists("i-tomorrow"),
+        "a release due tomorrow was carried out"
+    );
+    let events = store.read(|tx| Ok(tx.events_after(0, 100)?)).unwrap();
+    for id in ["i-due", "i-due-later"] {
+        let released: Vec<_> = events
+            .iter()
+            .filter(|e| e.event.resource_id == id)
+            .collect();
+        assert_eq!(released.len(), 1, "{id}: {events:?}");
+        let e = &released[0].event;
+        assert_eq!(e.outcome, "released");
+        // A real clock records when the action ran, not when it was due.
+        assert!(
+            e.happened_at >= started,
+            "{id} recorded at {}",
+            e.happened_at
+        );
+    }
+    assert!(events.iter().all(|e| e.event.resource_id != "i-tomorrow"));
+}

@@ -109,43 +109,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, brings its schema up to date and starts
     /// the writer thread.
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
-        let mut conn = Connection::open(path).db()?;
-        configure(&conn)?;
-        // WAL is a property of the file; setting it is a no-op when it is already on. The pragma
-        // answers with the mode now in force, which is not WAL where the VFS cannot do it.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .db()?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!(
-                "{} cannot use WAL journaling (got {mode})",
-                path.display()
-            )));
-        }
-        // FULL: in WAL mode NORMAL may lose the last commits on power loss; an acknowledged
-        // write must not be lost.
-        conn.pragma_update(None, "synchronous", "FULL").db()?;
-        // On macOS plain fsync does not flush the drive's cache; F_FULLFSYNC does. Elsewhere
-        // these two are no-ops.
-        conn.pragma_update(None, "fullfsync", true).db()?;
-        conn.pragma_update(None, "checkpoint_fullfsync", true)
-            .db()?;
-        // A checkpoint leaves the WAL file at its largest size; cap what it keeps after a big
-        // batch (a reset, a bulk load) so the disk space comes back.
-        conn.pragma_update(None, "journal_size_limit", 64i64 * 1024 * 1024)
-            .db()?;
-        conn.pragma_update(None, "foreign_keys", true).db()?;
-        // Zero the bytes a delete or an update frees instead of leaving them in the page: a
-        // value replaced in place (an access-key secret sealed by ecsd's migration) must not
-        // stay readable in the file. FAST does it where it costs no extra I/O.
-        conn.pragma_update(None, "secure_delete", "FAST").db()?;
-        // The commit that takes the WAL past this many pages copies them into the database file
-        // before it returns (SQLite's default is 1,000). Under random single-row writes a
-        // checkpoint was a fifth of the writer's time; a longer WAL lets one checkpoint write a
-        // page rewritten by many commits once, and it halved that share. The WAL then peaks near
-        // 40 MiB and `journal_size_limit` trims it back after the checkpoint.
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000)
-            .db()?;
+        let mut conn = open_writer(path)?;
         schema::migrate(&mut conn)?;
 
         // Open one reader now so that a path readers cannot use fails here, not on first read.
@@ -296,6 +260,49 @@ fn configure(conn: &Connection) -> StoreResult<()> {
     conn.pragma_update(None, "cache_size", -CACHE_KIB).db()?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
+}
+
+/// The read-write connection the writer thread owns, with the settings that make an
+/// acknowledged commit durable.
+fn open_writer(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).db()?;
+    configure(&conn)?;
+    // WAL is a property of the file; setting it is a no-op when it is already on. The pragma
+    // answers with the mode now in force, which is not WAL where the VFS cannot do it.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .db()?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!(
+            "{} cannot use WAL journaling (got {mode})",
+            path.display()
+        )));
+    }
+    // FULL: in WAL mode NORMAL may lose the last commits on power loss; an acknowledged
+    // write must not be lost.
+    conn.pragma_update(None, "synchronous", "FULL").db()?;
+    // On macOS plain fsync does not flush the drive's cache; F_FULLFSYNC does. Elsewhere
+    // these two are no-ops.
+    conn.pragma_update(None, "fullfsync", true).db()?;
+    conn.pragma_update(None, "checkpoint_fullfsync", true)
+        .db()?;
+    // A checkpoint leaves the WAL file at its largest size; cap what it keeps after a big
+    // batch (a reset, a bulk load) so the disk space comes back.
+    conn.pragma_update(None, "journal_size_limit", 64i64 * 1024 * 1024)
+        .db()?;
+    conn.pragma_update(None, "foreign_keys", true).db()?;
+    // Zero the bytes a delete or an update frees instead of leaving them in the page: a
+    // value replaced in place (an access-key secret sealed by ecsd's migration) must not
+    // stay readable in the file. FAST does it where it costs no extra I/O.
+    conn.pragma_update(None, "secure_delete", "FAST").db()?;
+    // The commit that takes the WAL past this many pages copies them into the database file
+    // before it returns (SQLite's default is 1,000). Under random single-row writes a
+    // checkpoint was a fifth of the writer's time; a longer WAL lets one checkpoint write a
+    // page rewritten by many commits once, and it halved that share. The WAL then peaks near
+    // 40 MiB and `journal_size_limit` trims it back after the checkpoint.
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000)
+        .db()?;
+    Ok(conn)
 }
 
 fn open_reader(path: &Path) -> StoreResult<Connection> {
@@ -482,6 +489,34 @@ fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::tx::glob_pattern;
+    use super::*;
+
+    /// The writer's connection is the one every acknowledged write is committed on: it must
+    /// fsync the WAL at each commit (`synchronous=FULL`, 2). NORMAL (1) in WAL mode may lose the
+    /// last commits on power loss while a kill -9 test still passes, so it is pinned here.
+    #[test]
+    fn the_writer_connection_commits_with_synchronous_full_in_wal_mode() {
+        let dir =
+            std::env::temp_dir().join(format!("ecs-store-writer-pragmas-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = open_writer(&dir.join("db.sqlite3")).expect("open the writer connection");
+        let pragma = |name: &str| -> String {
+            conn.query_row(&format!("PRAGMA {name}"), [], |r| {
+                r.get::<_, rusqlite::types::Value>(0).map(|v| match v {
+                    rusqlite::types::Value::Integer(n) => n.to_string(),
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })
+            })
+            .unwrap()
+        };
+        assert_eq!(pragma("synchronous"), "2", "synchronous must be FULL (2)");
+        assert_eq!(pragma("journal_mode"), "wal");
+        assert_eq!(pragma("fullfsync"), "1");
+        assert_eq!(pragma("checkpoint_fullfsync"), "1");
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn glob_pattern_keeps_only_star_as_wildcard() {

@@ -2062,12 +2062,14 @@ pub fn failed_writes_in_a_crowd(store: Arc<dyn Store>) {
         .recv_timeout(StdDuration::from_secs(10))
         .expect("blocking write started");
 
+    // `submit` returns once the write is queued (an engine without a writer thread runs it
+    // right away), so the whole crowd is behind the blocker when it is let go: no sleep.
     let crowd: Vec<_> = (0..CROWD)
         .map(|n| {
-            let store = Arc::clone(&store);
-            thread::spawn(move || {
-                let id = format!("i-crowd{n:02}");
-                store.write(move |tx| -> TxResult<usize> {
+            let id = format!("i-crowd{n:02}");
+            let (answer, outcome) = mpsc::channel();
+            store.submit(
+                move |tx| -> TxResult<usize> {
                     let mut inst = sample_instance(a, &id);
                     inst.auto_release_time = Some(at("2026-03-01T00:00:00Z"));
                     tx.put_instance(&inst)?;
@@ -2076,16 +2078,21 @@ pub fn failed_writes_in_a_crowd(store: Arc<dyn Store>) {
                         1 => panic!("deliberate panic in a crowded batch (expected)"),
                         _ => Ok(n),
                     }
-                })
-            })
+                },
+                move |result| {
+                    let _ = answer.send(result);
+                },
+            );
+            outcome
         })
         .collect();
-    thread::sleep(StdDuration::from_millis(300));
     let _ = release.send(());
     blocker.join().expect("blocker thread");
 
-    for (n, t) in crowd.into_iter().enumerate() {
-        let result = t.join().expect("crowd thread");
+    for (n, outcome) in crowd.into_iter().enumerate() {
+        let result = outcome
+            .recv_timeout(StdDuration::from_secs(30))
+            .expect("every crowd write answers");
         match n % 3 {
             0 => assert!(
                 matches!(result, Err(TxError::Rejected(_))),

@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ecs_store::sqlite::SqliteStore;
 use ecs_store::testsuite::{at, sample_instance};
@@ -214,36 +215,66 @@ fn newer_schema_is_refused() {
     assert!(err.to_string().contains("99"), "{err}");
 }
 
+/// Writes that queue while a commit is in progress go into the next commit together: with the
+/// writer held inside one transaction, 100 writes are queued (`submit` returns once a write is
+/// queued), then the writer is let go. Exactly two commits follow: the held one and one for
+/// the whole queue. Without group commit it would be 101.
 #[test]
-fn concurrent_writes_share_commits() {
+fn writes_queued_behind_a_commit_share_the_next_one() {
+    const QUEUED: usize = 100;
     let dir = TempDir::new();
     let store = Arc::new(open(&dir.db()));
     let a = store
         .write(|tx| Ok(tx.create_account("group")?.id))
         .expect("account");
     let before = store.write_stats();
-    let threads: Vec<_> = (0..16)
-        .map(|t| {
-            let store = Arc::clone(&store);
-            thread::spawn(move || {
-                for n in 0..50 {
-                    let inst = sample_instance(a, &format!("i-g{t}-{n}"));
-                    store
-                        .write(move |tx| Ok(tx.put_instance(&inst)?))
-                        .expect("write");
-                }
+
+    let (inside_tx, inside) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    let blocker = {
+        let store = Arc::clone(&store);
+        thread::spawn(move || {
+            store.write(move |tx| {
+                tx.put_instance(&sample_instance(a, "i-held"))?;
+                let _ = inside_tx.send(());
+                let _ = release_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(30));
+                Ok(())
             })
         })
-        .collect();
-    for t in threads {
-        t.join().expect("thread");
+    };
+    inside
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the held write started");
+
+    let (done_tx, done) = mpsc::channel();
+    for n in 0..QUEUED {
+        let inst = sample_instance(a, &format!("i-q{n:03}"));
+        let done_tx = done_tx.clone();
+        store.submit(
+            move |tx| Ok(tx.put_instance(&inst)?),
+            move |outcome: TxResult<()>| {
+                let _ = done_tx.send(outcome);
+            },
+        );
+    }
+    release.send(()).expect("release the held write");
+    blocker.join().expect("blocker").expect("held write");
+    for _ in 0..QUEUED {
+        done.recv_timeout(Duration::from_secs(30))
+            .expect("every queued write answers")
+            .expect("queued write");
     }
     let after = store.write_stats();
     let (commits, jobs) = (after.commits - before.commits, after.jobs - before.jobs);
-    eprintln!("800 concurrent writes in {commits} commits");
-    assert_eq!(jobs, 800);
-    // With 16 writers waiting on fsync, batches form; one commit per write would mean none did.
-    assert!(commits < jobs, "{commits} commits for {jobs} writes");
+    assert_eq!(jobs, QUEUED as u64 + 1);
+    assert_eq!(
+        commits, 2,
+        "the held write and the {QUEUED} queued behind it: expected 2 commits, got {commits}"
+    );
 }
 
 #[test]

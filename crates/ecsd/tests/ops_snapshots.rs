@@ -633,6 +633,36 @@ async fn modify_instance_attribute_changes_name_description_and_protection() {
         400,
     )
     .await;
+    // Attributes ECS takes and ecsd does not keep: refused, and nothing else in the call is
+    // carried out.
+    for (label, attribute, value) in [
+        ("unsupported-password", "Password", "Secret-123"),
+        (
+            "unsupported-security-groups",
+            "SecurityGroupIds.1",
+            "sg-other",
+        ),
+        ("unsupported-cpu-options", "CpuOptions.Core", "2"),
+    ] {
+        for server in each_format(
+            "ModifyInstanceAttribute",
+            label,
+            &[
+                ("InstanceId", "i-postpaid-running"),
+                ("DeletionProtection", "true"),
+                (attribute, value),
+            ],
+            400,
+        )
+        .await
+        {
+            let i = server.instance("i-postpaid-running").unwrap();
+            assert!(
+                !i.deletion_protection,
+                "{label}: the refused call changed the instance"
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -108,7 +108,7 @@ describe('signatures', () => {
     const good = ctx.sdks.tea;
     const [id] = await runInstances(good);
     const bad = new PopSdk(ctx.server.endpoint, { method: 'POST', sk: 'not-the-secret' });
-    await assert.rejects(bad.call('DeleteInstance', { InstanceId: id, Force: true }));
+    await expectError(bad.call('DeleteInstance', { InstanceId: id, Force: true }), { code: 'SignatureDoesNotMatch', status: 400 });
     const r = await good.call('DescribeInstances', { RegionId: REGION, InstanceIds: JSON.stringify([id]) });
     assert.equal(Number(r.TotalCount), 1, 'a badly signed DeleteInstance released the instance');
   });

@@ -88,8 +88,12 @@ export function serverEnv({ ak = DEFAULT_AK, sk = DEFAULT_SK, adminToken = ADMIN
   return env;
 }
 
-/** Start `ecsd serve` on a free loopback port with a fresh data dir; resolves once /health is 200. */
-export async function startServer({ virtualClock = true, dataDir } = {}) {
+/**
+ * Start `ecsd serve` on a free loopback port with a fresh data dir; resolves once /health is 200.
+ * A port found free can be taken by someone else before ecsd binds it: then ecsd exits saying it
+ * cannot bind, and another port is tried (up to 3). `pickPort` (default: ask the OS) is for tests.
+ */
+export async function startServer({ virtualClock = true, dataDir, pickPort = freePort } = {}) {
   const bin = ecsdBin();
   if (!fs.existsSync(bin)) {
     throw new Error(`ecsd binary not found at ${bin}; build it with \`cargo build --release --bin ecsd\` or set ECSD_BIN`);
@@ -97,7 +101,21 @@ export async function startServer({ virtualClock = true, dataDir } = {}) {
   const base = dataDir ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'ecsd-node-'));
   const dir = dataDir || path.join(base, 'data');
   fs.mkdirSync(dir, { recursive: true });
-  const port = await freePort();
+  let lastError;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await pickPort();
+    try {
+      return await startOn(bin, port, dir, base, virtualClock);
+    } catch (e) {
+      lastError = e;
+      if (!e.bindFailed) break;
+    }
+  }
+  if (base) fs.rmSync(base, { recursive: true, force: true });
+  throw lastError;
+}
+
+async function startOn(bin, port, dir, base, virtualClock) {
   const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir];
   if (virtualClock) args.push('--clock', 'virtual');
   const child = spawn(bin, args, { env: serverEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -105,7 +123,8 @@ export async function startServer({ virtualClock = true, dataDir } = {}) {
   child.stdout.on('data', (b) => { log += b; });
   child.stderr.on('data', (b) => { log += b; });
   let exited = null;
-  child.on('exit', (code, sig) => { exited = { code, sig }; });
+  // 'close' comes after the exit and after the output pipes are drained, so the log is whole
+  child.on('close', (code, sig) => { exited = { code, sig }; });
 
   const server = {
     port,
@@ -114,7 +133,7 @@ export async function startServer({ virtualClock = true, dataDir } = {}) {
     dataDir: dir,
     log: () => log.split('\n').slice(-60).join('\n'),
     async stop() {
-      if (exited) return;
+      if (exited || child.exitCode !== null || child.signalCode !== null) return;
       const done = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await done;
@@ -123,9 +142,14 @@ export async function startServer({ virtualClock = true, dataDir } = {}) {
   };
   const deadline = Date.now() + STARTUP_DEADLINE_MS;
   while (Date.now() < deadline) {
-    if (exited) throw new Error(`ecsd exited during start-up (${JSON.stringify(exited)}):\n${server.log()}`);
+    if (exited) {
+      const err = new Error(`ecsd exited during start-up (${JSON.stringify(exited)}):\n${server.log()}`);
+      err.bindFailed = /address|bind/i.test(log);
+      throw err;
+    }
     try {
-      const r = await fetch(`${server.baseUrl}/health`);
+      // bounded: whatever holds the port if ecsd could not bind it may never answer
+      const r = await fetch(`${server.baseUrl}/health`, { signal: AbortSignal.timeout(2000) });
       if (r.status === 200) {
         await r.json();
         return server;

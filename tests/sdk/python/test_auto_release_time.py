@@ -248,3 +248,22 @@ def test_window_is_measured_on_the_servers_clock_not_the_wall_clock(sdk, admin):
     late_for_wall = add_months(datetime.now(timezone.utc), 36) + timedelta(days=5)
     sdk.call("ModifyInstanceAutoReleaseTime", RegionId=REGION, InstanceId=iid, AutoReleaseTime=fmt_in(late_for_wall))
     assert describe(sdk, iid)["AutoReleaseTime"] == fmt_out(late_for_wall)
+
+
+@pytest.mark.parametrize("kind", ["instance", "host"])
+def test_exactly_three_years_ahead_is_allowed_and_a_minute_more_is_not(sdk, admin, kind):
+    """The window's far end to the minute: now + 36 calendar months is accepted, one minute past
+    it refused (the clock on a whole minute, so truncation cannot blur the edge)."""
+    if kind == "instance":
+        rid = run_instances(sdk)[0]
+        action, id_param, shown = "ModifyInstanceAutoReleaseTime", "InstanceId", describe
+    else:
+        rid = allocate_hosts(sdk)[0]
+        action, id_param, shown = "ModifyDedicatedHostAutoReleaseTime", "DedicatedHostId", describe_host
+    now = admin.align_to_minute()
+    edge = add_months(now, 36)
+    expect_error(sdk.call, action, RegionId=REGION, **{id_param: rid},
+                 AutoReleaseTime=fmt_in(edge + timedelta(minutes=1)), code=MALFORMED, status=400)
+    assert shown(sdk, rid)["AutoReleaseTime"] == ""
+    sdk.call(action, RegionId=REGION, **{id_param: rid}, AutoReleaseTime=fmt_in(edge))
+    assert shown(sdk, rid)["AutoReleaseTime"] == fmt_out(edge)

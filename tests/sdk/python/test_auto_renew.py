@@ -150,9 +150,12 @@ def test_pay_as_you_go_instance_is_charge_type_violation(sdk):
 def test_a_bad_id_in_a_batch_changes_no_instance(sdk):
     good = run_prepaid(sdk, amount=2)
     postpaid = run_instances(sdk)[0]
-    for bad in ("i-doesnotexist0000", postpaid):
-        with pytest.raises(ApiFailure):
-            modify(sdk, ",".join(good + [bad]), AutoRenew=True, Duration=1)
+    expect_error(modify, sdk, ",".join(good + ["i-doesnotexist0000"]), AutoRenew=True, Duration=1,
+                 code="InvalidParameter.InvalidInstanceId", status=403,
+                 message="The specified InstanceId i-doesnotexist0000 is invalid.")
+    expect_error(modify, sdk, ",".join(good + [postpaid]), AutoRenew=True, Duration=1,
+                 code="ChargeTypeViolation", status=403,
+                 message="Pay-As-You-Go instances do not support this operation.")
     for iid in good:
         expect_settings(sdk, iid, "Normal", False)
 

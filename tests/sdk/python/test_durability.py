@@ -15,7 +15,9 @@ from harness import (
 N = 30
 
 
-def test_acknowledged_writes_survive_kill_9(request):
+def test_acknowledged_writes_survive_kill_9_of_an_idle_server(request):
+    """Sequential: every kind of write acknowledged, then the server killed at rest. The writes
+    under the kill are the next test's."""
     base = tmpdir("ecsd-kill9-")
     request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
     data = base / "data"
@@ -65,61 +67,126 @@ def test_acknowledged_writes_survive_kill_9(request):
         srv2.stop()
 
 
-def test_writes_acknowledged_while_others_are_in_flight_survive_kill_9(request):
-    """Four clients write concurrently; the server is killed mid-stream. Every write that got a
-    success answer before the kill is there after restart (in-flight ones may or may not be)."""
+GONE = None  # the expected state of a deleted instance
+
+
+class Tracked:
+    """One writer's instances: the state after each one's last acknowledged call, and the state
+    its call in flight (if any) would leave. A call answered with success must be on disk after
+    the kill; one in flight at the kill may or may not be."""
+
+    def __init__(self):
+        self.acked: dict[str, dict | None] = {}
+        self.in_flight: dict[str, dict | None] = {}
+        self.creating = 0  # a RunInstances in flight (its id is not known yet)
+
+
+def test_every_kind_of_write_acknowledged_before_kill_9_survives_it(request):
+    """Four clients create, modify, stop, protect and delete instances concurrently; the server
+    is killed mid-stream. The set to check is built after the kill and after every client has
+    stopped: each instance is in the state of its last acknowledged call (or, for the call in
+    flight at the kill, the state that call would leave). A client failing before the kill
+    fails the test."""
     base = tmpdir("ecsd-kill9-concurrent-")
     request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
     data = base / "data"
     srv = start_server(data, virtual_clock=False)
-    acked: list[str] = []
+    release_at = datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(days=2)
+    writers = [Tracked() for _ in range(4)]
+    errors: list[str] = []
+    acked_calls = [0]
+    deletes_acked = [0]
     lock = threading.Lock()
     enough = threading.Event()
-    stop = threading.Event()
+    killing = threading.Event()
 
     def writer(n):
         sdk = TeaSdk(srv.endpoint) if n % 2 else ClassicSdk(srv.endpoint)
-        for _ in range(200):  # bounded
-            if stop.is_set():
-                return
-            try:
-                ids = run_instances(sdk, amount=2, InstanceName=f"w{n}")
-            except Exception:
-                return  # the server was killed under us
+        mine = writers[n]
+
+        def change(iid, action, new_state, **params):
+            mine.in_flight[iid] = new_state
+            sdk.call(action, InstanceId=iid, **params)
+            mine.acked[iid] = new_state
+            del mine.in_flight[iid]
             with lock:
-                acked.extend(ids)
-                if len(acked) >= 80:
+                acked_calls[0] += 1
+                if new_state is GONE:
+                    deletes_acked[0] += 1
+                if acked_calls[0] >= 160 and deletes_acked[0] >= 4:
                     enough.set()
+
+        try:
+            for k in range(400):  # bounded
+                if killing.is_set():
+                    return
+                mine.creating = 1
+                iid = run_instances(sdk, InstanceName=f"w{n}-{k}")[0]
+                mine.creating = 0
+                state = {"Status": "Running", "AutoReleaseTime": "", "DeletionProtection": False}
+                mine.acked[iid] = dict(state)
+                plan = k % 3
+                if plan == 0:
+                    state = {**state, "AutoReleaseTime": fmt_out(release_at)}
+                    change(iid, "ModifyInstanceAutoReleaseTime", dict(state), RegionId=REGION,
+                           AutoReleaseTime=fmt_in(release_at))
+                    change(iid, "StopInstance", {**state, "Status": "Stopped"})
+                elif plan == 1:
+                    state = {**state, "DeletionProtection": True}
+                    change(iid, "ModifyInstanceAttribute", dict(state), DeletionProtection=True)
+                    change(iid, "StopInstance", {**state, "Status": "Stopped"})
+                else:
+                    change(iid, "StopInstance", {**state, "Status": "Stopped"})
+                    change(iid, "DeleteInstance", GONE)
+        except Exception as e:  # noqa: BLE001 - every failure is judged below
+            if not killing.is_set():
+                with lock:
+                    errors.append(f"writer {n} failed before the kill: {e!r}")
+                enough.set()
 
     threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in range(4)]
     for t in threads:
         t.start()
     try:
-        enough.wait(timeout=120)
-        with lock:
-            snapshot = list(acked)  # acknowledged before the kill
-        srv.kill9()
+        assert enough.wait(timeout=180), "the writers did not get far enough in 180 s"
     finally:
-        stop.set()
+        killing.set()
         srv.kill9()
         for t in threads:
             t.join(timeout=60)
-    assert len(snapshot) >= 80, f"writers acknowledged only {len(snapshot)} instances before the kill"
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads), "a writer did not stop after the kill"
+    assert acked_calls[0] >= 160, f"writers acknowledged only {acked_calls[0]} calls before the kill"
+
+    # built now: every acknowledged call up to the kill is in it
+    acked = {iid: st for w in writers for iid, st in w.acked.items()}
+    in_flight = {iid: st for w in writers for iid, st in w.in_flight.items()}
+    creating = sum(w.creating for w in writers)
 
     srv2 = start_server(data, virtual_clock=False)
     try:
         sdk = ClassicSdk(srv2.endpoint)
-        listed, page = set(), 1
+        found, page = {}, 1
         while True:
             resp = sdk.call("DescribeInstances", RegionId=REGION, PageSize=100, PageNumber=page)
-            got = [i["InstanceId"] for i in instances_of(resp)]
-            listed.update(got)
+            got = instances_of(resp)
+            for inst in got:
+                found[inst["InstanceId"]] = {k: inst.get(k) for k in
+                                             ("Status", "AutoReleaseTime", "DeletionProtection")}
             if len(got) < 100:
                 break
             page += 1
-        missing = sorted(set(snapshot) - listed)
-        assert not missing, f"after kill -9: {len(missing)} of {len(snapshot)} acknowledged instances lost: {missing[:10]}"
-        # RunInstances with Amount=2 is one call: it is on disk whole or not at all
-        assert len(listed) % 2 == 0, f"a 2-instance RunInstances was half-applied: {len(listed)} instances"
+        wrong = {}
+        for iid, want in acked.items():
+            allowed = [want] + ([in_flight[iid]] if iid in in_flight else [])
+            got = found.get(iid, GONE)
+            if got not in allowed:
+                wrong[iid] = {"acknowledged": want, "in flight": in_flight.get(iid, "-"), "found": got}
+        assert not wrong, (f"after kill -9, {len(wrong)} of {len(acked)} instances are not in the state "
+                           f"of their acknowledged calls: {json.dumps(dict(list(wrong.items())[:5]), indent=1)}")
+        unknown = sorted(set(found) - set(acked))
+        assert len(unknown) <= creating, (
+            f"after kill -9: {len(unknown)} instances nobody created ({creating} RunInstances in flight): {unknown[:5]}")
+        assert deletes_acked[0] >= 4 and sum(1 for st in acked.values() if st is GONE) >= 4
     finally:
         srv2.stop()

@@ -143,9 +143,8 @@ def test_dry_run_creates_nothing(sdk):
 
 
 def test_unknown_instance_type_is_refused_and_creates_nothing(sdk):
-    with pytest.raises(ApiFailure) as ei:
-        run_instances(sdk, InstanceType="ecs.nosuch.huge")
-    assert 400 <= (ei.value.status or 0) < 500, f"expected a 4xx, got {ei.value}"
+    expect_error(run_instances, sdk, InstanceType="ecs.nosuch.huge",
+                 code="InvalidInstanceType.ValueNotSupported", status=400)
     assert total(sdk) == 0
 
 
@@ -359,11 +358,9 @@ def test_delete_instances_releases_the_batch(sdk):
 
 def test_delete_instances_dry_run_releases_nothing(sdk):
     ids = run_instances(sdk, amount=2)
-    with pytest.raises(ApiFailure) as ei:
-        sdk.call("DeleteInstances", RegionId=REGION, InstanceId=ids, Force=True, DryRun=True)
-    e = ei.value
-    assert e.code in ("DryRunOperation", "DRYRUN.SUCCESS") and e.status == 400, (
-        f"DeleteInstances DryRun: expected DryRunOperation (or DRYRUN.SUCCESS) with 400, got {e.code} {e.status}")
+    # DeleteInstances' SDK model names DRYRUN.SUCCESS (DeleteInstance's dry run is DryRunOperation)
+    expect_error(sdk.call, "DeleteInstances", RegionId=REGION, InstanceId=ids, Force=True, DryRun=True,
+                 code="DRYRUN.SUCCESS", status=400)
     assert sorted(listed_ids(sdk)) == sorted(ids)
 
 
@@ -384,9 +381,24 @@ def test_delete_instances_with_a_protected_one_releases_nothing(sdk):
 
 def test_delete_instances_with_an_unknown_one_releases_nothing(sdk):
     ids = run_instances(sdk, amount=2)
-    with pytest.raises(ApiFailure) as ei:
-        sdk.call("DeleteInstances", RegionId=REGION, InstanceId=ids + ["i-doesnotexist0000"], Force=True)
-    assert 400 <= (ei.value.status or 0) < 500, f"expected a 4xx, got {ei.value}"
+    expect_error(sdk.call, "DeleteInstances", RegionId=REGION, InstanceId=ids + ["i-doesnotexist0000"],
+                 Force=True, code="InvalidInstanceId.NotFound", status=404)
+    assert sorted(listed_ids(sdk)) == sorted(ids), "a failed DeleteInstances released part of the batch"
+
+
+def test_delete_instances_over_100_ids_is_refused_and_releases_nothing(sdk):
+    ids = run_instances(sdk, amount=100) + run_instances(sdk)
+    expect_error(sdk.call, "DeleteInstances", RegionId=REGION, InstanceId=ids, Force=True,
+                 code="InvalidParameter", status=400)
+    assert total(sdk) == 101, "a refused DeleteInstances of 101 ids released instances"
+    sdk.call("DeleteInstances", RegionId=REGION, InstanceId=ids[:100], Force=True)
+    assert listed_ids(sdk) == [ids[100]]
+
+
+def test_delete_instances_with_a_subscription_in_the_batch_releases_nothing(sdk):
+    ids = run_instances(sdk, amount=2) + run_prepaid(sdk)
+    expect_error(sdk.call, "DeleteInstances", RegionId=REGION, InstanceId=ids, Force=True,
+                 code="ChargeTypeViolation", status=403)
     assert sorted(listed_ids(sdk)) == sorted(ids), "a failed DeleteInstances released part of the batch"
 
 
@@ -476,6 +488,18 @@ def test_modify_instance_attribute_unknown_instance_is_not_found(sdk):
                  code="InvalidInstanceId.NotFound", status=404)
 
 
+@pytest.mark.parametrize("attribute,value", [("Password", "Secret-123!"), ("HostName", "web-1"),
+                                             ("UserData", "ZWNobyBoaQ==")])
+def test_modify_instance_attribute_ecsd_does_not_keep_is_unsupported_parameter(sdk, attribute, value):
+    """ECS takes these attributes here; ecsd keeps none of them, so it refuses them rather than
+    answer a success that changed nothing, and the rest of the call is not carried out."""
+    iid = run_instances(sdk, InstanceName="before")[0]
+    expect_error(sdk.call, "ModifyInstanceAttribute", InstanceId=iid, InstanceName="after",
+                 **{attribute: value}, code="UnsupportedParameter", status=400,
+                 message="The parameters is unsupported.")
+    assert describe(sdk, iid)["InstanceName"] == "before"
+
+
 @pytest.mark.parametrize("name", ["my web server", "测试 实例-1", "a*b~c!'(x)/y+z=&%20"])
 def test_names_with_spaces_unicode_and_reserved_characters_survive_signing(sdk, name):
     """Tea writes spaces as '+' in the query, the classic SDK as %20; both must verify and round-trip."""
@@ -526,7 +550,6 @@ def test_concurrent_run_instances_with_one_client_token_create_once(server):
 
 @pytest.mark.parametrize("amount", [0, 101])
 def test_amount_outside_1_to_100_is_refused(sdk, amount):
-    with pytest.raises(ApiFailure) as ei:
-        run_instances(sdk, amount=amount)
-    assert 400 <= (ei.value.status or 0) < 500, f"Amount={amount}: expected a 4xx, got {ei.value}"
+    expect_error(run_instances, sdk, amount=amount, code="InvalidParameter", status=400,
+                 message='The specified parameter "Amount" is not valid.')
     assert total(sdk) == 0

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -71,14 +72,14 @@ def test_clock_is_virtual_and_moves_only_when_advanced(admin):
 def test_clock_refuses_to_move_backwards(admin):
     before = admin.now()
     status, body = admin.request("POST", "/admin/clock/advance", {"seconds": -60}, expect_ok=False)
-    assert 400 <= status < 500, f"advance by -60s: expected a 4xx refusal, got {status} {body!r}"
+    assert status == 400, f"advance by -60s: expected 400, got {status} {body!r}"
     assert admin.now() == before, "a refused advance moved the clock"
 
 
 @pytest.mark.parametrize("token", ["", "wrong-token"])
 def test_admin_api_needs_the_bearer_token(admin, token):
     status, body = admin.request("GET", "/admin/clock", token=token, expect_ok=False)
-    assert status in (401, 403), f"admin call with token {token!r}: expected 401/403, got {status} {body!r}"
+    assert status == 401, f"admin call with token {token!r}: expected 401, got {status} {body!r}"
 
 
 @pytest.mark.parametrize("method,path,body", [
@@ -262,32 +263,50 @@ def test_calls_during_a_jump_cannot_move_a_release_the_jump_is_due_to_run(server
         run_instances(sdk, amount=100, AutoReleaseTime=fmt_in(first))
     watched = run_instances(sdk, amount=5, AutoReleaseTime=fmt_in(t0 + timedelta(hours=5)))
     too_far = fmt_in(add_months(t0, 36) + timedelta(hours=6))
-    accepted = []
-    stop = threading.Event()
+    accepted, unexpected, calls = [], [], []  # calls: (sent, answered, outcome), monotonic
+    stop, calling = threading.Event(), threading.Event()
 
     def keep_trying():
         caller = ClassicSdk(server.endpoint)
         while not stop.is_set():
             for iid in watched:
+                sent = time.monotonic()
                 try:
                     caller.call("ModifyInstanceAutoReleaseTime", RegionId=REGION, InstanceId=iid,
                                 AutoReleaseTime=too_far)
                     accepted.append(iid)
-                except ApiFailure:
-                    pass
+                    outcome = "accepted"
+                except ApiFailure as e:
+                    # before the watched release: too far ahead; after it: the instance is gone
+                    outcome = e.code
+                    if (e.code, e.status) not in (("InvalidAutoReleaseTime.Malformed", 400),
+                                                  ("NoSuchResource", 404)):
+                        unexpected.append(f"{iid}: HTTP {e.status} {e.code}: {e.message}")
+                calls.append((sent, time.monotonic(), outcome))
+                calling.set()
 
     threads = [threading.Thread(target=keep_trying) for _ in range(3)]
     for th in threads:
         th.start()
     try:
+        assert calling.wait(timeout=60), "no ModifyInstanceAutoReleaseTime call was answered"
+        jump_started = time.monotonic()
         admin.advance(12 * 3600)
+        jump_ended = time.monotonic()
     finally:
         stop.set()
         for th in threads:
             th.join()
+    assert not unexpected, f"refused with an unexpected error mid-jump: {unexpected[:5]}"
     assert not accepted, (
         f"a release time beyond the 3-year window was accepted {len(accepted)} times mid-jump, "
         f"for {sorted(set(accepted))}")
+    during = [outcome for sent, answered, outcome in calls
+              if jump_started < sent and answered < jump_ended]
+    assert during, (f"no call was sent and answered while the jump ran ({len(calls)} calls, jump "
+                    f"{jump_ended - jump_started:.2f}s): the test raced nothing")
+    assert "InvalidAutoReleaseTime.Malformed" in during, (
+        f"no call mid-jump saw the time before the watched release: {sorted(set(during))}")
     for iid in watched:
         assert describe(sdk, iid) is None, f"{iid} was due inside the jump but is still there"
 
@@ -338,6 +357,22 @@ def test_dedicated_host_cancelled_auto_release_does_not_happen(sdk, admin):
     sdk.call("ModifyDedicatedHostAutoReleaseTime", RegionId=REGION, DedicatedHostId=hid)
     admin.advance_to(when + timedelta(days=1))
     assert describe_host(sdk, hid) is not None
+
+
+def test_dedicated_host_release_time_set_twice_latest_wins(sdk, admin):
+    hid = allocate_hosts(sdk)[0]
+    now = admin.align_to_minute()
+    first, second = now + timedelta(hours=1), now + timedelta(hours=3)
+    for when in (first, second):
+        sdk.call("ModifyDedicatedHostAutoReleaseTime", RegionId=REGION, DedicatedHostId=hid,
+                 AutoReleaseTime=fmt_in(when))
+    assert describe_host(sdk, hid)["AutoReleaseTime"] == fmt_out(second)
+    admin.advance_to(first + timedelta(minutes=30))
+    assert describe_host(sdk, hid) is not None, "released at the replaced (earlier) time"
+    admin.advance_until_just_before(second)
+    assert describe_host(sdk, hid) is not None, "released before the latest time"
+    admin.advance_to(second)
+    assert describe_host(sdk, hid) is None, "not released at the latest time"
 
 
 # -- renewal and expiry -------------------------------------------------------------------------
@@ -596,3 +631,62 @@ def test_concurrent_advances_run_each_action_once(classic, admin):
         n_actions = sum(len(actions_about(a, iid)) for a in answers)
         assert (n_events, n_actions) == (1, 1), (
             f"{iid}: expected one event and one reported action, got {n_events} events, {n_actions} actions")
+
+
+# ecs.g7.large's catalogue price: 2 vCPU x 12 per vCPU-month (crates/ecs-domain/src/catalog.rs)
+G7_LARGE_MONTH = Decimal("24.00")
+
+
+def test_renewal_when_expiry_is_after_0800_utc8_charges_that_morning_nine_days_before(sdk, admin):
+    """Bought at 04:00 UTC (12:00 UTC+8), the subscription expires at noon UTC+8: the charge is
+    08:00 UTC+8 on the day nine days before, four hours before the time of day it expires, and
+    it is the catalogue's monthly price."""
+    goto_next_utc_hour(admin, 4)
+    admin.set_balance(DEFAULT_AK, PLENTY)
+    iid = run_prepaid(sdk, months=1, AutoRenew=True, AutoRenewPeriod=1, InstanceType="ecs.g7.large")[0]
+    expired = parse_minute(describe(sdk, iid)["ExpiredTime"])
+    assert expired.astimezone(UTC8).hour == 12, f"expected expiry at 12:00 UTC+8, got {expired}"
+    due = renewal_time(expired)
+    assert expired - due == timedelta(days=9, hours=4)
+    b0 = admin.balance(DEFAULT_AK)
+    admin.advance_until_just_before(due)
+    assert admin.balance(DEFAULT_AK) == b0, f"charged before {fmt_out(due)}"
+    admin.advance_to(due)
+    assert b0 - admin.balance(DEFAULT_AK) == G7_LARGE_MONTH
+    assert state(sdk, iid)["ExpiredTime"] == fmt_out(add_months(expired, 1))
+
+
+@pytest.mark.parametrize("duration,unit,months", [(1, "Month", 1), (3, "Month", 3), (1, "Year", 12)])
+def test_renewal_charges_the_catalogue_price_times_the_period(classic, admin, duration, unit, months):
+    goto_next_utc_hour(admin, 20)
+    admin.set_balance(DEFAULT_AK, PLENTY)
+    iid = run_prepaid(classic, months=1, InstanceType="ecs.g7.large")[0]
+    classic.call("ModifyInstanceAutoRenewAttribute", RegionId=REGION, InstanceId=iid, AutoRenew=True,
+                 Duration=duration, PeriodUnit=unit)
+    expired = parse_minute(describe(classic, iid)["ExpiredTime"])
+    b0 = admin.balance(DEFAULT_AK)
+    admin.advance_to(renewal_time(expired))
+    assert b0 - admin.balance(DEFAULT_AK) == months * G7_LARGE_MONTH, (
+        f"{duration} {unit}: expected {months} x {G7_LARGE_MONTH}, charged {b0 - admin.balance(DEFAULT_AK)}")
+    assert state(classic, iid)["ExpiredTime"] == fmt_out(add_months(expired, months))
+
+
+def test_an_expired_subscription_is_not_released_without_terminate_subscription(sdk, admin):
+    goto_next_utc_hour(admin, 20)
+    iid = run_prepaid(sdk, months=1)[0]
+    admin.advance_to(parse_minute(describe(sdk, iid)["ExpiredTime"]))
+    assert state(sdk, iid)["Status"] == "Stopped"
+    expect_error(sdk.call, "DeleteInstance", InstanceId=iid, code="ChargeTypeViolation", status=403)
+    expect_error(sdk.call, "DeleteInstance", InstanceId=iid, Force=True,
+                 code="ChargeTypeViolation", status=403)
+    assert describe(sdk, iid) is not None
+
+
+def test_terminate_subscription_does_not_release_an_unexpired_subscription(sdk, admin):
+    iid = run_prepaid(sdk, months=1)[0]
+    sdk.call("StopInstance", InstanceId=iid)
+    expect_error(sdk.call, "DeleteInstance", InstanceId=iid, TerminateSubscription=True,
+                 code="ChargeTypeViolation", status=403)
+    expect_error(sdk.call, "DeleteInstance", InstanceId=iid, TerminateSubscription=True, Force=True,
+                 code="ChargeTypeViolation", status=403)
+    assert describe(sdk, iid) is not None

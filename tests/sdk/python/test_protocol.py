@@ -105,8 +105,9 @@ def test_unknown_access_key_is_invalid_access_key_id_not_found(server, sdk_name)
 def test_failed_signature_changes_nothing(server, classic, sdk_name):
     ids = run_instances(classic)
     bad = make_sdk(sdk_name, server.endpoint, DEFAULT_AK, "not-the-secret")
-    with pytest.raises(ApiFailure):
-        bad.call("DeleteInstance", InstanceId=ids[0], Force=True)
+    # SignatureDoesNotMatch; the classic SDK reports it as InvalidAccessKeySecret (see above)
+    code = "InvalidAccessKeySecret" if sdk_name == "py-core" else "SignatureDoesNotMatch"
+    expect_error(bad.call, "DeleteInstance", InstanceId=ids[0], Force=True, code=code, status=400)
     got = instances_of(classic.call("DescribeInstances", RegionId=REGION, InstanceIds=json.dumps(ids)))
     assert [i["InstanceId"] for i in got] == ids, "a call with a bad signature released the instance"
 
@@ -133,8 +134,8 @@ def test_wrong_version_is_invalid_version(server):
     with pytest.raises(ServerException) as ei:
         sdk.client.do_action_with_exception(req)
     e = ei.value
-    assert e.get_error_code() == "InvalidVersion", f"expected InvalidVersion, got {e.get_error_code()} ({e.get_error_msg()})"
-    assert 400 <= e.get_http_status() < 500, f"InvalidVersion: expected a 4xx status, got {e.get_http_status()}"
+    assert (e.get_error_code(), e.get_http_status()) == ("InvalidVersion", 400), (
+        f"expected InvalidVersion 400, got {e.get_error_code()} {e.get_http_status()} ({e.get_error_msg()})")
 
 
 def test_common_request_get_works(server):
@@ -387,31 +388,6 @@ def test_describe_regions_names_in_english_on_request(sdk):
     assert {r["RegionId"]: r["LocalName"] for r in regions}["cn-hangzhou"] == "华东1（杭州）"
 
 
-def test_a_client_that_stops_mid_request_gets_its_connection_closed(server):
-    """Unfinished headers are cut off after the header time limit (30 s); a body that stops
-    half way is answered with an ECS error once the body time limit (30 s) runs out. Neither
-    holds a connection forever."""
-    import socket
-    import time
-    host, port = server.base_url.removeprefix("http://").split(":")
-    no_end = socket.create_connection((host, int(port)), timeout=60)
-    no_end.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")  # headers never finished
-    short = socket.create_connection((host, int(port)), timeout=60)
-    short.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                  b"Content-Length: 1000\r\n\r\nAction=Desc")  # 11 of 1000 bytes
-    started = time.monotonic()
-    answer = b""
-    while chunk := short.recv(65536):
-        answer += chunk
-        if b"\r\n\r\n" in answer and b"}" in answer:
-            break
-    assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
-    assert b'"Code"' in answer and b'"RequestId"' in answer, answer[:600]
-    # hyper closes it, possibly after a bare 408 status line; either way it reaches end of file.
-    rest = b""
-    while chunk := no_end.recv(65536):
-        rest += chunk
-    assert rest in (b"",) or rest.startswith(b"HTTP/1.1 408"), rest[:200]
-    assert time.monotonic() - started < 50, "the connections were not closed in time"
-    no_end.close()
-    short.close()
+# A client that stops mid-request (headers or body) is cut off or answered 408 after 30 s:
+# crates/ecsd/tests/slow_clients.rs drives the real connection loop on tokio's paused clock, so
+# the 30 s pass without being waited for.

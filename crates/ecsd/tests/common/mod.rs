@@ -121,6 +121,15 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn new(label: &str) -> TestServer {
+        Self::with_store(label, |store| store)
+    }
+
+    /// A server whose service runs over `wrap(store)` (a store that fails on purpose, say);
+    /// `TestServer::store` stays the plain SQLite store, for seeding and checking.
+    pub fn with_store(
+        label: &str,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> TestServer {
         let dir = TempDir::new(label);
         let store: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&dir.0.join("ecsd.sqlite3")).expect("open the store"));
@@ -137,9 +146,10 @@ impl TestServer {
                 Ok(account.id)
             })
             .expect("seed the account");
-        let clock = LifecycleClock::open_virtual(store.clone()).expect("open the virtual clock");
+        let served = wrap(store.clone());
+        let clock = LifecycleClock::open_virtual(served.clone()).expect("open the virtual clock");
         let service = Arc::new(Service::new(
-            store.clone(),
+            served,
             clock,
             Catalog::builtin(),
             Duration::days(15),
