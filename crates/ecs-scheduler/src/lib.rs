@@ -201,7 +201,8 @@ impl Scheduler {
             clock.end_jump(target).map_err(ecs_service::api_error)?;
         }
         let replay_from = (clock.mode() == ClockMode::Virtual).then_some(DateTime::<Utc>::MIN_UTC);
-        done.extend(self.run_due(clock.now(), replay_from)?);
+        let now = clock.try_now().map_err(ecs_service::api_error)?;
+        done.extend(self.run_due(now, replay_from)?);
         Ok(done)
     }
 

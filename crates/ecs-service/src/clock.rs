@@ -125,6 +125,23 @@ impl LifecycleClock {
         }
     }
 
+    /// The lifecycle time now, or the storage failure that hides a virtual one. The scheduler
+    /// uses this: during a database outage [`LifecycleClock::now`] falls back to the real time,
+    /// which must never decide what is due.
+    pub fn try_now(&self) -> TxResult<DateTime<Utc>> {
+        match self.mode {
+            ClockMode::Real => Ok(Utc::now()),
+            ClockMode::Virtual => self
+                .store
+                .read(|tx| Ok(stored_time(tx, VIRTUAL_NOW_SETTING)?))?
+                .ok_or_else(|| {
+                    ecs_store::TxError::Store(ecs_store::StoreError::Corrupt(
+                        "the virtual clock's time is missing".into(),
+                    ))
+                }),
+        }
+    }
+
     /// The time a jump of `seconds` from now would reach.
     pub fn advanced_by(&self, seconds: i64) -> Result<DateTime<Utc>, AdvanceError> {
         if self.mode == ClockMode::Real {

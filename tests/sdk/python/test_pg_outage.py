@@ -97,10 +97,6 @@ def outage_setup(request):
     return cluster, replicas
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the admin API answers 500, not 503, when the database is unavailable: "
-    "crates/ecsd/src/server/admin.rs `failed()` maps every JumpError::Failed (and every "
-    "service error) to INTERNAL_SERVER_ERROR, even the service's ServiceUnavailable"))
 def test_admin_clock_advance_during_outage_is_503(outage_setup):
     cluster, (a, b) = outage_setup
     cluster.stop_server()
@@ -167,7 +163,7 @@ def test_postgres_outage_is_503_then_recovered_without_restart(outage_setup):
         assert took < ANSWER_WITHIN_S, f"503 took {took:.1f}s"
     t0 = time.monotonic()
     status, _ = admin_b.request("POST", "/admin/clock/advance", {"seconds": 3600}, expect_ok=False)
-    # (503 is what it should be: test_admin_clock_advance_during_outage_is_503, xfail.)
+    # (503 precisely: test_admin_clock_advance_during_outage_is_503.)
     assert not 200 <= status < 300 and time.monotonic() - t0 < ANSWER_WITHIN_S, (
         f"admin advance during the outage: {status} after {time.monotonic() - t0:.1f}s")
     time.sleep(max(0.0, 6 - (time.monotonic() - outage_started)))

@@ -10,7 +10,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ecs_domain::Money;
+use ecs_domain::{ApiError, Money};
 use ecs_store::Event;
 use serde_json::{json, Value};
 
@@ -97,6 +97,17 @@ fn failed(error: &dyn std::error::Error) -> Response {
     problem(StatusCode::INTERNAL_SERVER_ERROR, &report(error))
 }
 
+/// A service error keeps its status where it says the store is out of reach (503: retry
+/// later); anything else is the server's failure (500).
+fn service_failed(error: &ApiError) -> Response {
+    match StatusCode::from_u16(error.status) {
+        Ok(StatusCode::SERVICE_UNAVAILABLE) => {
+            problem(StatusCode::SERVICE_UNAVAILABLE, &report(error))
+        }
+        _ => failed(error),
+    }
+}
+
 async fn clock(State(app): State<Arc<App>>) -> Response {
     Json(json!({
         "now": app.service.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -134,7 +145,7 @@ async fn advance(State(app): State<Arc<App>>, body: Bytes) -> Response {
                 latest_time().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
         ),
-        Err(JumpError::Failed(e)) => failed(&e),
+        Err(JumpError::Failed(e)) => service_failed(&e),
     }
 }
 
@@ -219,7 +230,7 @@ async fn events(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Respo
             }))
             .into_response()
         }
-        Ok(Err(e)) => failed(&e),
+        Ok(Err(e)) => service_failed(&e),
         Err(e) => failed(&e),
     }
 }
@@ -264,7 +275,7 @@ async fn balance(app: Arc<App>, key_id: String, set: Option<Money>) -> Response 
         }))
         .into_response(),
         Ok(Ok(None)) => problem(StatusCode::NOT_FOUND, "no such AccessKeyId"),
-        Ok(Err(e)) => failed(&e),
+        Ok(Err(e)) => service_failed(&e),
         Err(e) => failed(&e),
     }
 }
@@ -278,7 +289,7 @@ async fn reset(State(app): State<Arc<App>>) -> Response {
         .await;
     match result {
         Ok(Ok(())) => Json(json!({ "reset": true })).into_response(),
-        Ok(Err(e)) => failed(&e),
+        Ok(Err(e)) => service_failed(&e),
         Err(e) => failed(&e),
     }
 }
