@@ -247,7 +247,7 @@ fn signed_get(action: &str, secret: &str) -> String {
 
 #[test]
 fn unparsable_requests_get_envelopes() {
-    let server = Server::start("unparsable", None);
+    let server = Server::start("unparsable", Some("info,ecsd::access=debug"));
 
     let garbage = server.exchange(b"THIS IS NOT HTTP\r\n\r\n".to_vec());
     let body = garbage.assert_envelope(400, "InvalidParameter");
@@ -374,10 +374,25 @@ fn keep_alive_survives_error_answers() {
     assert!(read_reply(&mut reader).is_none());
 }
 
-/// One access-log line per call, at the default level and with ECSD_LOG=debug, with no secret.
+/// One access-log line per call with ECSD_LOG=debug (or the access target alone at debug), with
+/// no secret; none at the default level.
 #[test]
 fn each_call_is_logged_once_without_secrets() {
-    for (name, filter) in [("log-default", None), ("log-debug", Some("debug"))] {
+    {
+        let server = Server::start("log-default", None);
+        let ok = server.exchange(signed_get("DescribeRegions", KEY_SECRET).into_bytes());
+        assert_eq!(ok.status, 200, "{:?}", String::from_utf8_lossy(&ok.body));
+        let ok_id = ok.json()["RequestId"].as_str().unwrap().to_string();
+        assert!(
+            server.log_lines_with(&ok_id).is_empty(),
+            "no call line at the default level: {}",
+            server.log()
+        );
+    }
+    for (name, filter) in [
+        ("log-debug", Some("debug")),
+        ("log-access", Some("info,ecsd::access=debug")),
+    ] {
         let server = Server::start(name, filter);
 
         let ok = server.exchange(signed_get("DescribeRegions", KEY_SECRET).into_bytes());
@@ -410,7 +425,7 @@ fn each_call_is_logged_once_without_secrets() {
         ] {
             assert!(line.contains(&field), "{name}: {field} not in {line}");
         }
-        assert!(line.contains(" INFO "), "{name}: {line}");
+        assert!(line.contains(" DEBUG "), "{name}: {line}");
 
         let refused_lines = server.log_lines_with(&refused_id);
         assert_eq!(refused_lines.len(), 1, "{name}: {}", server.log());

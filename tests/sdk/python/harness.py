@@ -154,6 +154,9 @@ def server_env(ak: str | None = DEFAULT_AK, sk: str | None = DEFAULT_SK,
     if admin_token is not None:
         env["ECSD_ADMIN_TOKEN"] = admin_token
     env.setdefault("RUST_BACKTRACE", "1")
+    # One log line per call (the request log is at debug), so a failing test's server log shows
+    # every call it answered.
+    env["ECSD_LOG"] = "info,ecsd::access=debug"
     return env
 
 
