@@ -92,6 +92,36 @@ impl<'c> PgTx<'c> {
         self.note(r)
     }
 
+    /// Removes an instance or a host and its scheduled actions, in one place for both; false
+    /// when it was not there.
+    fn delete_resource(
+        &mut self,
+        kind: ResourceKind,
+        account_id: i64,
+        id: &str,
+    ) -> StoreResult<bool> {
+        // The table name is chosen here, never taken from a value.
+        let (what, sql) = match kind {
+            ResourceKind::Instance => (
+                "delete_instance",
+                "DELETE FROM instances WHERE id = $1 AND account_id = $2",
+            ),
+            ResourceKind::DedicatedHost => (
+                "delete_host",
+                "DELETE FROM hosts WHERE id = $1 AND account_id = $2",
+            ),
+        };
+        self.writing(what)?;
+        if self.exec(sql, &[&id, &account_id])? == 0 {
+            return Ok(false);
+        }
+        self.exec(
+            "DELETE FROM jobs WHERE resource_kind = $1 AND resource_id = $2",
+            &[&kind.as_str(), &id],
+        )?;
+        Ok(true)
+    }
+
     /// Replaces the jobs of one resource with `due`, leaving them (and their claims) alone when
     /// they are unchanged.
     fn reindex(
@@ -553,19 +583,7 @@ impl StoreTx for PgTx<'_> {
     }
 
     fn delete_instance(&mut self, account_id: i64, id: &str) -> StoreResult<bool> {
-        self.writing("delete_instance")?;
-        let gone = self.exec(
-            "DELETE FROM instances WHERE id = $1 AND account_id = $2",
-            &[&id, &account_id],
-        )?;
-        if gone == 0 {
-            return Ok(false);
-        }
-        self.exec(
-            "DELETE FROM jobs WHERE resource_kind = $1 AND resource_id = $2",
-            &[&ResourceKind::Instance.as_str(), &id],
-        )?;
-        Ok(true)
+        self.delete_resource(ResourceKind::Instance, account_id, id)
     }
 
     fn list_instances(
@@ -619,19 +637,7 @@ impl StoreTx for PgTx<'_> {
     }
 
     fn delete_host(&mut self, account_id: i64, id: &str) -> StoreResult<bool> {
-        self.writing("delete_host")?;
-        let gone = self.exec(
-            "DELETE FROM hosts WHERE id = $1 AND account_id = $2",
-            &[&id, &account_id],
-        )?;
-        if gone == 0 {
-            return Ok(false);
-        }
-        self.exec(
-            "DELETE FROM jobs WHERE resource_kind = $1 AND resource_id = $2",
-            &[&ResourceKind::DedicatedHost.as_str(), &id],
-        )?;
-        Ok(true)
+        self.delete_resource(ResourceKind::DedicatedHost, account_id, id)
     }
 
     fn list_hosts(
