@@ -339,6 +339,12 @@ pub fn api_error(e: TxError) -> ApiError {
             tracing::warn!(%err, "storage unavailable");
             SERVICE_UNAVAILABLE.err()
         }
+        // Concurrent transactions kept meeting for every rerun: the server is overloaded right
+        // now, not broken, and the same call is likely to pass if sent again.
+        TxError::Store(err @ ecs_store::StoreError::Conflict(_)) => {
+            tracing::warn!(%err, "transaction kept conflicting; answered as unavailable");
+            SERVICE_UNAVAILABLE.err()
+        }
         TxError::Store(err) => {
             tracing::error!(%err, "storage failure");
             INTERNAL_ERROR.err()

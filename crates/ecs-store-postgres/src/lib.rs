@@ -314,9 +314,7 @@ fn run_transaction(
             }
             Err(e) if e.is_conflict() && attempt < MAX_TX_ATTEMPTS => {
                 attempt += 1;
-                // Transactions that met once tend to meet again if rerun at once.
-                let pause = rand::random::<u64>() % (5 * u64::from(attempt) * u64::from(attempt));
-                thread::sleep(Duration::from_millis(pause + 1));
+                thread::sleep(ecs_store::conflict_pause(attempt));
                 continue;
             }
             _ => {}

@@ -30,6 +30,10 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::{Store, StoreError, StoreResult, TxDone, TxError, TxFn, TxResult, MAX_TX_ATTEMPTS};
 
+/// How many times a group whose COMMIT failed (a full disk, an I/O error) is run again before
+/// its callers are told: such a failure rarely clears at once, unlike a conflict.
+const COMMIT_ATTEMPTS: u32 = 5;
+
 mod positions;
 mod schema;
 mod tx;
@@ -419,7 +423,7 @@ fn run_batch(
             Err(why) => {
                 tracing::error!(error = %why, jobs = ran.len(), attempt, "write transaction failed");
                 recover(conn);
-                if attempt < MAX_TX_ATTEMPTS {
+                if attempt < COMMIT_ATTEMPTS {
                     attempt += 1;
                     // Nothing was kept: the same jobs go first into the next transaction.
                     for (job, _) in ran.into_iter().rev() {
