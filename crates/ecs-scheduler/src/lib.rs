@@ -15,6 +15,7 @@
 //! concurrent claimers correct, the lock only keeps the order a jump promises.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
@@ -37,8 +38,9 @@ const TICK: StdDuration = StdDuration::from_millis(200);
 /// How long a claim holds (real time) before another claimer may take it over. Far longer than
 /// a batch takes; short enough that work held by a dead claimer is not late for long.
 pub const LEASE: Duration = Duration::seconds(60);
-/// How often recorded signature nonces older than the signature window are dropped.
-const NONCE_PRUNE_INTERVAL: StdDuration = StdDuration::from_secs(60);
+/// How long (real time) a term as upkeep leader lasts unless renewed. The leader renews it
+/// every third of this; a leader that died is replaced within about one term.
+pub const LEADER_TERM: Duration = Duration::seconds(30);
 /// A job that keeps failing is retried on every run, but its failure is recorded at most this
 /// often, so the event log does not fill with the same line.
 const FAILURE_RECORD_INTERVAL: StdDuration = StdDuration::from_secs(60);
@@ -55,6 +57,10 @@ pub struct Scheduler {
     /// Serializes this process's runs (ticks, jumps, start-up catch-up).
     lifecycle: tokio::sync::Mutex<()>,
     failures_recorded: Mutex<HashMap<(String, ActionKind), Instant>>,
+    /// How long a term as upkeep leader lasts.
+    leader_term: Duration,
+    /// Whether the last attempt to lead the upkeep succeeded (for /health and logs).
+    leading: AtomicBool,
 }
 
 /// Why a clock jump was refused.
@@ -88,6 +94,61 @@ impl Scheduler {
             batch: BATCH,
             lifecycle: tokio::sync::Mutex::new(()),
             failures_recorded: Mutex::default(),
+            leader_term: LEADER_TERM,
+            leading: AtomicBool::new(false),
+        }
+    }
+
+    /// Terms as upkeep leader last `term` instead of [`LEADER_TERM`] (tests shorten it to see
+    /// a takeover quickly).
+    pub fn leader_term(mut self, term: Duration) -> Self {
+        self.leader_term = term.max(Duration::milliseconds(300));
+        self
+    }
+
+    /// Whether this process led the upkeep at its last attempt.
+    pub fn is_leading(&self) -> bool {
+        self.leading.load(Ordering::SeqCst)
+    }
+
+    /// One round of upkeep: leads it if free (or renews this process's term) and, while
+    /// leading, does it. Only the leader prunes: the work is the same whoever does it, and
+    /// several processes doing it at once would only meet in conflicts.
+    pub fn upkeep(&self) {
+        match self
+            .service
+            .upkeep_if_leading(&self.owner, Utc::now(), self.leader_term)
+        {
+            Ok(led) => {
+                let was = self.leading.swap(led.is_some(), Ordering::SeqCst);
+                match led {
+                    Some(_) if !was => tracing::info!(owner = %self.owner, "leading the upkeep"),
+                    None if was => {
+                        tracing::info!(owner = %self.owner, "no longer leading the upkeep")
+                    }
+                    _ => {}
+                }
+                if let Some(pruned) = led.filter(|n| *n > 0) {
+                    tracing::info!(pruned, owner = %self.owner, "upkeep: dropped old signature nonces");
+                }
+            }
+            Err(e) => {
+                // Not knowing is not leading: the term may end before the store answers again.
+                if self.leading.swap(false, Ordering::SeqCst) {
+                    tracing::info!(owner = %self.owner, "no longer leading the upkeep");
+                }
+                tracing::warn!(error = %e, "upkeep failed");
+            }
+        }
+    }
+
+    /// Gives up the upkeep role (on shutdown), so another process takes it over at once.
+    pub fn resign(&self) {
+        if !self.leading.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        if let Err(e) = self.service.resign_upkeep(&self.owner) {
+            tracing::warn!(error = %e, "could not resign the upkeep role; it lapses with its term");
         }
     }
 
@@ -240,21 +301,24 @@ impl Scheduler {
         f()
     }
 
-    /// Keeps running due work as the clock moves, and drops old nonces now and then.
+    /// Keeps running due work as the clock moves and, in a task of its own (a long lifecycle
+    /// run must not let the term lapse), leads and does the upkeep.
     pub fn spawn(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let upkeep = self.clone();
         tokio::spawn(async move {
-            let mut nonces_pruned = Instant::now();
+            let every = (upkeep.leader_term / 3)
+                .to_std()
+                .unwrap_or(StdDuration::from_secs(10));
             loop {
-                if nonces_pruned.elapsed() >= NONCE_PRUNE_INTERVAL {
-                    nonces_pruned = Instant::now();
-                    let service = self.service.clone();
-                    let pruned =
-                        tokio::task::spawn_blocking(move || service.forget_old_nonces(Utc::now()))
-                            .await;
-                    if let Ok(Err(e)) = pruned {
-                        tracing::warn!(error = %e, "could not drop old signature nonces");
-                    }
+                let this = upkeep.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || this.upkeep()).await {
+                    tracing::error!(error = %e, "upkeep task failed");
                 }
+                tokio::time::sleep(every).await;
+            }
+        });
+        tokio::spawn(async move {
+            loop {
                 {
                     let _guard = self.lifecycle.lock().await;
                     let this = self.clone();

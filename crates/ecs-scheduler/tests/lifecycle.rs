@@ -473,3 +473,35 @@ fn the_real_clock_tick_loop_carries_out_due_releases() {
     }
     assert!(events.iter().all(|e| e.event.resource_id != "i-tomorrow"));
 }
+
+/// Of two schedulers sharing a store, only the upkeep leader prunes old nonces; the other
+/// prunes only once it may take the role over (here: the leader resigned).
+#[test]
+fn only_the_upkeep_leader_prunes_nonces() {
+    let w = world(t("2026-03-01T00:00:00Z"));
+    let first = Scheduler::with_owner(w.service.clone(), "replica-a".into());
+    let second = Scheduler::with_owner(w.service.clone(), "replica-b".into());
+    let plant = |nonce: &'static str| {
+        w.store
+            .write(move |tx| Ok(tx.record_nonce("key", nonce, t("2000-01-01T00:00:00Z"))?))
+            .unwrap();
+    };
+    let left = || {
+        w.store
+            .read(|tx| Ok(tx.nonces_since(t("1999-01-01T00:00:00Z"))?.len()))
+            .unwrap()
+    };
+    plant("old-1");
+    second.upkeep();
+    assert!(second.is_leading());
+    assert_eq!(left(), 0, "the leader pruned");
+    plant("old-2");
+    first.upkeep();
+    assert!(!first.is_leading());
+    assert_eq!(left(), 1, "a follower prunes nothing");
+    second.resign();
+    assert!(!second.is_leading());
+    first.upkeep();
+    assert!(first.is_leading());
+    assert_eq!(left(), 0, "the new leader pruned");
+}

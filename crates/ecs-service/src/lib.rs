@@ -40,6 +40,9 @@ pub use creating::{CreateBilling, Idempotency};
 pub use ecs_store::{HostFilter, InstanceFilter, Listing, Page, TimeRange};
 pub use lifecycle::ActionRecord;
 
+/// The leader role of the upkeep one process does for all (see [`Service::upkeep_if_leading`]).
+pub const UPKEEP_ROLE: &str = "upkeep";
+
 /// Who asks. Resources of other accounts do not exist for a caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -222,6 +225,34 @@ impl Service {
     pub fn forget_old_nonces(&self, real_now: DateTime<Utc>) -> Result<u64, ApiError> {
         let before = state::nonce_horizon(real_now);
         self.write_blocking(move |tx| Ok(tx.forget_nonces_before(before)?))
+    }
+
+    /// The upkeep that wants one actor among the processes sharing the store, run by `owner`
+    /// only if it leads [`UPKEEP_ROLE`] (taking the role if it is free or its term ended, and
+    /// renewing it until `real_now + term`): drops recorded nonces too old to matter. Leading
+    /// and the upkeep are one transaction, so the work commits only under a term that holds.
+    /// `None` when another process leads; otherwise how many nonces went.
+    pub fn upkeep_if_leading(
+        &self,
+        owner: &str,
+        real_now: DateTime<Utc>,
+        term: Duration,
+    ) -> Result<Option<u64>, ApiError> {
+        let owner = owner.to_owned();
+        let before = state::nonce_horizon(real_now);
+        self.write_blocking(move |tx| {
+            if !tx.try_lead(UPKEEP_ROLE, &owner, real_now, real_now + term)? {
+                return Ok(None);
+            }
+            Ok(Some(tx.forget_nonces_before(before)?))
+        })
+    }
+
+    /// Gives up the upkeep role if `owner` holds it (on shutdown), so another process takes
+    /// it over at once rather than when the term ends.
+    pub fn resign_upkeep(&self, owner: &str) -> Result<bool, ApiError> {
+        let owner = owner.to_owned();
+        self.write_blocking(move |tx| Ok(tx.resign(UPKEEP_ROLE, &owner)?))
     }
 
     /// Runs a command's transaction for `caller` and waits for its commit without holding a

@@ -12,7 +12,7 @@ use crate::db_error;
 use ecs_store::{StoreError, StoreResult};
 
 /// Entry `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The first schema.
 ///
@@ -119,6 +119,17 @@ CREATE TABLE nonces (
     PRIMARY KEY (key_id, nonce)
 );
 CREATE INDEX nonces_by_time ON nonces (seen_at);
+";
+
+/// Leader rows (`StoreTx::try_lead`): who leads each role and until when (real unix
+/// milliseconds). A row that expires, rather than a session advisory lock: a session lock is
+/// tied to one connection, which a pooler may hand to someone else or a reconnect drops.
+const V2: &str = "
+CREATE TABLE leaders (
+    role       TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    term_until BIGINT NOT NULL
+);
 ";
 
 /// The schema version this build writes.

@@ -25,6 +25,9 @@ pub(crate) struct PgTx<'c> {
     /// The first database error met: after it PostgreSQL refuses every statement until the
     /// transaction ends, and the engine must not report the transaction as committed.
     failure: Option<StoreError>,
+    /// Whether a statement ran yet: a REPEATABLE READ transaction takes its snapshot at its
+    /// first statement, and [`StoreTx::events_after`] must wait for writers before that.
+    started: bool,
 }
 
 impl<'c> PgTx<'c> {
@@ -33,6 +36,7 @@ impl<'c> PgTx<'c> {
             conn,
             writable,
             failure: None,
+            started: false,
         }
     }
 
@@ -61,6 +65,7 @@ impl<'c> PgTx<'c> {
     }
 
     fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<Row>> {
+        self.started = true;
         let stmt = match self.conn.prepare(sql) {
             Ok(s) => s,
             Err(e) => {
@@ -79,6 +84,7 @@ impl<'c> PgTx<'c> {
     }
 
     fn exec(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
+        self.started = true;
         let stmt = match self.conn.prepare(sql) {
             Ok(s) => s,
             Err(e) => {
@@ -792,6 +798,25 @@ impl StoreTx for PgTx<'_> {
     }
 
     fn events_after(&mut self, after_seq: i64, limit: u32) -> StoreResult<Vec<Event>> {
+        // `seq` comes from a sequence when the row is inserted, not when it commits: a writer
+        // may take 5, another 6 and commit first. A reader shown 6 alone would continue after
+        // 6 and never see 5. Every writer of `events` holds ROW EXCLUSIVE on it from its
+        // insert (the lock is taken before the row's default runs) until it ends, and the
+        // SHARE lock taken here conflicts with that: it waits for the writers in flight to end
+        // (and holds new ones back meanwhile) before the snapshot is taken, so every number
+        // handed out so far is either committed and seen, or rolled back for good; later ones
+        // are higher than any seen. LOCK TABLE takes no snapshot (the SELECT after it does),
+        // and needs a read-write transaction, which a read may still become before its first
+        // statement. In a transaction that already read, or one that writes, its snapshot is
+        // what it sees.
+        if !self.writable && !self.started {
+            self.started = true;
+            let r = self
+                .conn
+                .client()
+                .batch_execute("SET TRANSACTION READ WRITE; LOCK TABLE events IN SHARE MODE");
+            self.note(r)?;
+        }
         self.query(
             "SELECT seq, account_id, resource_kind, resource_id, action, scheduled_at,
                     scheduled_ns, happened_at, happened_ns, outcome, detail
@@ -892,6 +917,41 @@ impl StoreTx for PgTx<'_> {
             "DELETE FROM nonces WHERE seen_at < $1",
             &[&before.timestamp()],
         )
+    }
+
+    fn try_lead(
+        &mut self,
+        role: &str,
+        owner: &str,
+        real_now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.writing("try_lead")?;
+        // The primary key makes two owners racing for a free row meet (the second waits, then
+        // conflicts under SERIALIZABLE and reruns, finding the first's row); the update's
+        // condition leaves a live term of another owner alone, so no row changes.
+        let changed = self.exec(
+            "INSERT INTO leaders (role, owner, term_until) VALUES ($1, $2, $3)
+             ON CONFLICT (role) DO UPDATE SET owner = excluded.owner,
+                                              term_until = excluded.term_until
+             WHERE leaders.owner = excluded.owner OR leaders.term_until <= $4",
+            &[
+                &role,
+                &owner,
+                &until.timestamp_millis(),
+                &real_now.timestamp_millis(),
+            ],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn resign(&mut self, role: &str, owner: &str) -> StoreResult<bool> {
+        self.writing("resign")?;
+        let gone = self.exec(
+            "DELETE FROM leaders WHERE role = $1 AND owner = $2",
+            &[&role, &owner],
+        )?;
+        Ok(gone == 1)
     }
 
     fn setting(&mut self, key: &str) -> StoreResult<Option<String>> {

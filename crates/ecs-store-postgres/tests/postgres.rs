@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use ecs_store::Store;
+use ecs_store::{NewEvent, ResourceKind, Store, StoreExt};
 use ecs_store_postgres::{PgOptions, PgStore};
 
 const URL_VAR: &str = "ECSD_TEST_DATABASE_URL";
@@ -71,4 +71,93 @@ fn engine_is_postgres() {
         return;
     }
     assert_eq!(make().engine(), "postgres");
+}
+
+fn event(label: &str) -> NewEvent {
+    NewEvent {
+        account_id: 1,
+        resource: ResourceKind::Instance,
+        resource_id: format!("i-{label}"),
+        action: "DeleteInstance".into(),
+        scheduled_at: None,
+        happened_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+        outcome: "deleted".into(),
+        detail: serde_json::json!({ "label": label }),
+    }
+}
+
+/// Events are numbered when inserted but become visible when committed, which concurrent
+/// writers do in either order. Here the writer that took the lower number commits last: a
+/// reader that polls meanwhile must not be shown the higher number alone (it would continue
+/// after it and never see the lower one); it waits, and then sees both, in number order.
+#[test]
+fn events_are_read_in_commit_order() {
+    if skip() {
+        return;
+    }
+    let store = make();
+    let (took, taken) = std::sync::mpsc::channel::<i64>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let first = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || {
+            store.write(move |tx| {
+                let seq = tx.append_event(&event("first"))?;
+                let _ = took.send(seq);
+                let _ = released
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .recv_timeout(Duration::from_secs(10));
+                Ok(seq)
+            })
+        })
+    };
+    let first_seq = taken
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the first writer took a number");
+    let second_seq = store
+        .write(|tx| Ok(tx.append_event(&event("second"))?))
+        .expect("the second writer commits");
+    assert!(first_seq < second_seq, "{first_seq} < {second_seq}");
+
+    // A reader polling while the first writer is still open.
+    let (read_tx, read_rx) = std::sync::mpsc::channel();
+    let reader = {
+        let store = Arc::clone(&store);
+        std::thread::spawn(move || {
+            let page = store.read(|tx| Ok(tx.events_after(0, 100)?));
+            let _ = read_tx.send(page);
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let early = read_rx.try_recv().ok();
+    release.send(()).expect("release the first writer");
+    first
+        .join()
+        .expect("first writer thread")
+        .expect("the first writer commits");
+    let page = match early {
+        Some(page) => page,
+        None => read_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the reader answers once the first writer committed"),
+    }
+    .expect("the read succeeds");
+    reader.join().expect("reader thread");
+
+    // Whatever the first page held, continuing from its last number must reach both events.
+    let mut seen: Vec<i64> = page.iter().map(|e| e.seq).collect();
+    let cursor = seen.last().copied().unwrap_or(0);
+    let rest = store
+        .read(move |tx| Ok(tx.events_after(cursor, 100)?))
+        .expect("the second read");
+    seen.extend(rest.iter().map(|e| e.seq));
+    assert_eq!(
+        seen,
+        vec![first_seq, second_seq],
+        "the reader skipped an event committed after a higher-numbered one \
+         (first page: {:?})",
+        page.iter().map(|e| e.seq).collect::<Vec<_>>()
+    );
 }

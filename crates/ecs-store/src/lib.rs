@@ -292,6 +292,10 @@ pub trait StoreTx {
 
     // Events.
     fn append_event(&mut self, event: &NewEvent) -> StoreResult<i64>;
+    /// Up to `limit` events numbered above `after_seq`, in number order. A reader continues
+    /// from the last number it was given, so, called as the first thing in a read, this must
+    /// never return an event while one with a lower number may still commit (engines with
+    /// concurrent writers wait for the writers in flight; a single writer commits in order).
     fn events_after(&mut self, after_seq: i64, limit: u32) -> StoreResult<Vec<Event>>;
 
     // ClientToken idempotency, per account and operation.
@@ -335,6 +339,25 @@ pub trait StoreTx {
     ) -> StoreResult<Vec<(String, String, DateTime<Utc>)>>;
     /// Drops nonces recorded before `before`; how many went.
     fn forget_nonces_before(&mut self, before: DateTime<Utc>) -> StoreResult<u64>;
+
+    // Leadership: work that wants one actor among the processes sharing a store (pruning
+    // nonces) runs only on the holder of a leader row, which expires by the real clock.
+    /// Makes `owner` the leader of `role` until `until` (real time) if nobody is, the current
+    /// leader's term ended at or before `real_now`, or `owner` leads already (a renewal); true
+    /// when `owner` leads once this commits. Engines with concurrent writers must make two
+    /// owners racing for a free or expired row never both see true (a unique key and
+    /// serializable writes, or a single writer). A row, not a session lock: a lock tied to a
+    /// database connection strands behind a connection pooler and ends with any reconnect.
+    fn try_lead(
+        &mut self,
+        role: &str,
+        owner: &str,
+        real_now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Ends `owner`'s term as leader of `role`, if it holds it, so another may take over at
+    /// once (a clean shutdown); false when it did not lead.
+    fn resign(&mut self, role: &str, owner: &str) -> StoreResult<bool>;
 
     // Small settings that must survive restarts (the virtual clock's time).
     fn setting(&mut self, key: &str) -> StoreResult<Option<String>>;

@@ -67,6 +67,7 @@ pub const CASES: &[(&str, Case)] = &[
         claims_are_exclusive_and_lapse,
     ),
     ("conflicts_are_retried", conflicts_are_retried),
+    ("one_leader_per_role", one_leader_per_role),
 ];
 
 /// Runs one case on a fresh store from `make`.
@@ -122,6 +123,7 @@ macro_rules! store_conformance_tests {
             failed_writes_in_a_crowd,
             claims_are_exclusive_and_lapse,
             conflicts_are_retried,
+            one_leader_per_role,
         );
     };
     (@cases $make:expr, $skip:expr; $($case:ident),+ $(,)?) => {
@@ -2331,4 +2333,63 @@ pub fn conflicts_are_retried(store: Arc<dyn Store>) {
     );
     let balance = read(&*store, move |tx| tx.account(a)).unwrap().balance;
     assert_eq!(balance, Money::ZERO);
+}
+
+/// A leader row: one owner leads a role at a time; the leader renews its own term; another
+/// takes over only once the term ended (by the real time given); roles are independent;
+/// resigning frees the row at once; of many owners racing for a free row exactly one leads.
+pub fn one_leader_per_role(store: Arc<dyn Store>) {
+    let t0 = at("2026-07-01T00:00:00Z");
+    let term = Duration::seconds(30);
+    let lead = |owner: &'static str, role: &'static str, now: DateTime<Utc>| {
+        write(&*store, move |tx| tx.try_lead(role, owner, now, now + term))
+    };
+    assert!(lead("a", "upkeep", t0), "a free role is taken");
+    assert!(
+        !lead("b", "upkeep", t0 + Duration::seconds(1)),
+        "a live term is kept"
+    );
+    assert!(lead("b", "other", t0), "roles are independent");
+    // The leader renews: its term now ends at t0 + 20 s + 30 s.
+    assert!(lead("a", "upkeep", t0 + Duration::seconds(20)));
+    assert!(
+        !lead("b", "upkeep", t0 + Duration::seconds(40)),
+        "the renewed term still runs at +40 s (the first one would have ended at +30 s)"
+    );
+    assert!(
+        lead("b", "upkeep", t0 + Duration::seconds(50)),
+        "a term that ended is taken over"
+    );
+    assert!(
+        !lead("a", "upkeep", t0 + Duration::seconds(51)),
+        "the old leader does not get it back by renewing"
+    );
+    // A failed transaction takes nothing.
+    let failed = store.write(move |tx| {
+        tx.try_lead("rolled-back", "a", t0, t0 + term)?;
+        Err::<(), _>(rejected())
+    });
+    assert!(failed.is_err());
+    assert!(lead("b", "rolled-back", t0));
+    // Resigning: only the leader can, and the role is free at once.
+    assert!(!write(&*store, |tx| tx.resign("upkeep", "a")));
+    assert!(write(&*store, |tx| tx.resign("upkeep", "b")));
+    assert!(lead("a", "upkeep", t0 + Duration::seconds(52)));
+
+    // Many owners racing for one free role at once: exactly one leads.
+    let leaders: usize = (0..8)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            thread::spawn(move || {
+                let owner = format!("racer-{n}");
+                store
+                    .write(move |tx| Ok(tx.try_lead("race", &owner, t0, t0 + term)?))
+                    .unwrap_or_else(|e| panic!("try_lead failed: {e:?}"))
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| usize::from(t.join().expect("racer thread")))
+        .sum();
+    assert_eq!(leaders, 1);
 }

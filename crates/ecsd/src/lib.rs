@@ -71,7 +71,7 @@ impl DataDir {
 }
 
 /// `5s`, `500ms`, `2m`, or a bare number of seconds.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => text.split_at(i),

@@ -10,6 +10,7 @@ use clap::Args;
 use ecs_domain::catalog::{Catalog, CatalogOverrides};
 use ecs_domain::lifecycle::DEFAULT_EXPIRY_GRACE;
 use ecs_domain::ApiError;
+use ecs_scheduler::Scheduler;
 use ecs_service::clock::parse_duration;
 use ecs_service::{LifecycleClock, Service};
 use ecs_store::TxError;
@@ -103,6 +104,11 @@ pub struct ServeArgs {
     /// `expiry_grace` (e.g. "15d").
     #[arg(long, env = "ECSD_CONFIG")]
     config: Option<PathBuf>,
+    /// How long a term as upkeep leader lasts unless renewed (real time; e.g. `30s`): of the
+    /// processes serving one database, the leader alone prunes old nonces, and another takes
+    /// over this long after the leader died.
+    #[arg(long, env = "ECSD_LEADER_TERM", default_value = "30s", value_parser = crate::parse_timeout)]
+    leader_term: std::time::Duration,
 }
 
 #[derive(Deserialize, Default)]
@@ -191,12 +197,21 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
             .with_key_secrets(key_ring)
             .with_shared_store(shared),
     );
-    let app = Arc::new(App::new(service.clone(), admin_token));
+    let term = Duration::from_std(args.leader_term).unwrap_or(ecs_scheduler::LEADER_TERM);
+    let app = Arc::new(App {
+        service: service.clone(),
+        scheduler: Arc::new(Scheduler::new(service.clone()).leader_term(term)),
+        admin_token,
+    });
     let real_now = chrono::Utc::now();
-    service
-        .forget_old_nonces(real_now)
-        .and_then(|_| service.load_nonces(real_now))
-        .map_err(ServeError::Nonces)?;
+    // Pruning is upkeep for the leader on a shared store (the scheduler's upkeep task); here
+    // it only keeps the load below small for a process that serves its store alone.
+    if !shared {
+        service
+            .forget_old_nonces(real_now)
+            .map_err(ServeError::Nonces)?;
+    }
+    service.load_nonces(real_now).map_err(ServeError::Nonces)?;
 
     // Catch up before taking calls: whatever fell due while ecsd was down is carried out now,
     // in due order, so the first answer already reflects it.
@@ -226,7 +241,10 @@ pub fn run(args: ServeArgs) -> Result<(), ServeError> {
         ) {
             tracing::warn!(error = %e, "could not print the listening address");
         }
+        let scheduler = app.scheduler.clone();
         server::listen::serve(listener, server::router(app), shutdown_signal()).await;
+        // Another replica takes the upkeep over at once instead of when the term ends.
+        let _ = tokio::task::spawn_blocking(move || scheduler.resign()).await;
         Ok(())
     })
 }

@@ -10,7 +10,7 @@ use super::DbResult;
 use crate::{StoreError, StoreResult};
 
 /// Entry `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The first schema.
 ///
@@ -195,6 +195,17 @@ CREATE INDEX nonces_by_time ON nonces(seen_at);
 const V6: &str = "
 ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
 ALTER TABLE jobs ADD COLUMN lease_until INTEGER;
+";
+
+/// Leader rows (`StoreTx::try_lead`): who leads each role and until when (real unix
+/// milliseconds). One process serves a SQLite file, so it always leads; the table keeps the
+/// engines alike.
+const V7: &str = "
+CREATE TABLE leaders (
+    role       TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    term_until INTEGER NOT NULL
+);
 ";
 
 /// The schema version this build writes.

@@ -1236,6 +1236,39 @@ impl StoreTx for SqliteTx<'_> {
         .map(|n| n as u64)
     }
 
+    fn try_lead(
+        &mut self,
+        role: &str,
+        owner: &str,
+        real_now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.writing("try_lead")?;
+        // The update's condition leaves a live term of another owner alone: no row changes.
+        let changed = self.exec(
+            "INSERT INTO leaders (role, owner, term_until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (role) DO UPDATE SET owner = excluded.owner,
+                                              term_until = excluded.term_until
+             WHERE leaders.owner = excluded.owner OR leaders.term_until <= ?4",
+            params![
+                role,
+                owner,
+                until.timestamp_millis(),
+                real_now.timestamp_millis()
+            ],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn resign(&mut self, role: &str, owner: &str) -> StoreResult<bool> {
+        self.writing("resign")?;
+        let gone = self.exec(
+            "DELETE FROM leaders WHERE role = ?1 AND owner = ?2",
+            params![role, owner],
+        )?;
+        Ok(gone == 1)
+    }
+
     fn setting(&mut self, key: &str) -> StoreResult<Option<String>> {
         self.conn
             .prepare_cached("SELECT value FROM settings WHERE key = ?1")

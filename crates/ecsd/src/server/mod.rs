@@ -45,6 +45,8 @@ async fn health(axum::extract::State(app): axum::extract::State<Arc<App>>) -> Re
             "status": "ok",
             "store": app.service.engine(),
             "clock": app.service.clock().mode().as_str(),
+            // Whether this process leads the upkeep of a store it may share with others.
+            "upkeep_leader": app.scheduler.is_leading(),
         })),
     )
         .into_response()
