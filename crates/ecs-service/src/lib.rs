@@ -194,8 +194,10 @@ impl Service {
 
     /// Records a signed request's nonce; false when the same key already used it within the
     /// signature window. On a shared store the store decides (another process may have seen
-    /// it), in a transaction of its own, and an unreachable store is an error.
-    pub fn accept_nonce(
+    /// it), in a transaction of its own, and an unreachable store is an error. That
+    /// transaction is submitted and awaited, not run on the caller's thread: a slow database
+    /// must not hold the server's async worker threads (every verified request comes here).
+    pub async fn accept_nonce(
         &self,
         key_id: &str,
         nonce: &str,
@@ -208,7 +210,8 @@ impl Service {
             return Ok(true);
         }
         let (k, n) = (key_id.to_owned(), nonce.to_owned());
-        self.write_blocking(move |tx| Ok(tx.claim_nonce(&k, &n, real_now)?))
+        self.submit(move |tx| Ok(tx.claim_nonce(&k, &n, real_now)?))
+            .await
     }
 
     /// Fills the nonce set from the nonces the store recorded (on start, before taking calls).

@@ -1448,3 +1448,77 @@ async fn a_signed_commands_nonce_is_recorded_when_it_is_refused_before_its_trans
         ]
     );
 }
+
+/// A store that refuses blocking writes on an async runtime's thread and commits submitted
+/// ones later, on a thread of its own (as a database a network away would).
+struct NoBlockingWritesOnRuntime(Arc<dyn Store>);
+
+impl Store for NoBlockingWritesOnRuntime {
+    fn write_boxed(
+        &self,
+        f: ecs_store::TxFn,
+    ) -> ecs_store::TxResult<Box<dyn std::any::Any + Send>> {
+        assert!(
+            tokio::runtime::Handle::try_current().is_err(),
+            "a blocking store write on an async runtime's thread"
+        );
+        self.0.write_boxed(f)
+    }
+    fn submit_write(&self, f: ecs_store::TxFn, done: ecs_store::TxDone) {
+        let inner = self.0.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            done(inner.write_boxed(f));
+        });
+    }
+    fn read_boxed(&self, f: ecs_store::TxFn) -> ecs_store::TxResult<Box<dyn std::any::Any + Send>> {
+        self.0.read_boxed(f)
+    }
+    fn engine(&self) -> &'static str {
+        "slow"
+    }
+}
+
+/// On a shared store every nonce is claimed in the store, so a nonce one process accepted is
+/// refused by another; the claim is submitted and awaited, never a blocking write on the
+/// request's async thread.
+#[test]
+fn shared_store_nonces_are_claimed_without_blocking_the_runtime() {
+    let w = world();
+    let slow: Arc<dyn Store> = Arc::new(NoBlockingWritesOnRuntime(w.store.clone()));
+    let replica = || {
+        let clock = LifecycleClock::open_virtual(slow.clone()).unwrap();
+        Service::new(slow.clone(), clock, Catalog::builtin(), Duration::days(15))
+            .with_shared_store(true)
+    };
+    let (a, b) = (replica(), replica());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let real_now = Utc::now();
+    let (first, replayed, other) = runtime.block_on(async {
+        // The runtime's only thread keeps ticking while the claims are in the store's hands.
+        let ticks = async {
+            let mut n = 0;
+            for _ in 0..5 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                n += 1;
+            }
+            n
+        };
+        let claims = async {
+            (
+                a.accept_nonce("key", "n-1", real_now).await,
+                b.accept_nonce("key", "n-1", real_now).await,
+                b.accept_nonce("key", "n-2", real_now).await,
+            )
+        };
+        let (claims, ticked) = tokio::join!(claims, ticks);
+        assert_eq!(ticked, 5);
+        claims
+    });
+    assert!(first.unwrap());
+    assert!(!replayed.unwrap(), "accepted by the other replica already");
+    assert!(other.unwrap());
+}

@@ -68,7 +68,7 @@ pub async fn handle(
         headers: &headers,
         body: &body,
     };
-    let call = match accept(&app, &http) {
+    let call = match accept(&app, &http).await {
         Ok(call) => call,
         Err((format, host, e)) => {
             access_log::note_error(&e);
@@ -155,7 +155,7 @@ struct Call {
 
 /// Parses and authenticates a request and finds its operation. A refusal comes with the format
 /// and HostId to render it in.
-fn accept(app: &App, http: &HttpRequest) -> Result<Call, (Format, String, ApiError)> {
+async fn accept(app: &App, http: &HttpRequest<'_>) -> Result<Call, (Format, String, ApiError)> {
     let req = parse_request(http).map_err(|e| {
         let (action, key) = claimed_caller(http);
         access_log::note_caller(action.as_deref(), key.as_deref().unwrap_or("-"));
@@ -163,7 +163,7 @@ fn accept(app: &App, http: &HttpRequest) -> Result<Call, (Format, String, ApiErr
         (error_format(http), host, e)
     })?;
     access_log::note_caller(req.action.as_deref(), req.auth.access_key_id());
-    match authorize(app, &req, http) {
+    match authorize(app, &req, http).await {
         Ok(auth) => Ok(Call { req, auth }),
         Err(e) => Err((req.format, host_id(&req).to_string(), e)),
     }
@@ -211,7 +211,11 @@ struct Authorized {
     arrived: DateTime<Utc>,
 }
 
-fn authorize(app: &App, req: &RpcRequest, http: &HttpRequest) -> Result<Authorized, ApiError> {
+async fn authorize(
+    app: &App,
+    req: &RpcRequest,
+    http: &HttpRequest<'_>,
+) -> Result<Authorized, ApiError> {
     let real_now = Utc::now();
     let service = &app.service;
     // A store that cannot be asked for the key is an outage, not an unknown key: the
@@ -233,7 +237,10 @@ fn authorize(app: &App, req: &RpcRequest, http: &HttpRequest) -> Result<Authoriz
         return Err(e);
     }
     let caller = verified?;
-    if !service.accept_nonce(&caller.access_key_id, &caller.nonce, real_now)? {
+    if !service
+        .accept_nonce(&caller.access_key_id, &caller.nonce, real_now)
+        .await?
+    {
         return Err(SIGNATURE_NONCE_USED.err());
     }
     req.check_version()?;
