@@ -10,9 +10,14 @@
 //! lease runs out.
 //!
 //! Per process: the lock that keeps this process's ticking and clock jumps from interleaving
-//! (a jump must run everything due before the clock shows its end). One server serves a store
-//! (it holds the data dir's lock), so that lock is the only one needed; claims keep even
-//! concurrent claimers correct, the lock only keeps the order a jump promises.
+//! (a jump must run everything due before the clock shows its end). Claims keep concurrent
+//! claimers correct; the lock only keeps the order a jump promises.
+//!
+//! Several processes on one store (replicas on PostgreSQL): a jump stores its destination
+//! before its work, and every replica's tick that finds one claims due work up to it, so the
+//! burst is shared; the jumping replica ends the jump (the clock shows the destination) only
+//! once no work due by then is left, its helpers' included. Upkeep that wants one actor
+//! (pruning old nonces) runs only on the replica holding the `upkeep` leader row.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,9 +37,21 @@ use ecs_store::{Claim, Job};
 /// often: the 100,000-release burst took 7.6–8.3 s at 512, 6.2 s at 2,048 and 5.6 s at 8,192.
 /// The cost is that an API write waits behind a whole batch (about 0.1 s at 2,048).
 pub const BATCH: u32 = 2048;
+/// How many due jobs one claim takes on a store other processes share. Smaller than [`BATCH`]
+/// so that the burst a clock jump makes due is split into many claims, which every replica
+/// takes its share of (each claims with `SKIP LOCKED`), instead of one claim by the replica
+/// that jumped holding it all.
+pub const SHARED_BATCH: u32 = 256;
+/// How often a jump whose remaining work other replicas hold looks again whether they are done.
+const HELPERS_POLL: StdDuration = StdDuration::from_millis(50);
 /// How often the real-clock scheduler looks for due work. Lateness is at most this plus the
 /// time to carry the work out.
 const TICK: StdDuration = StdDuration::from_millis(200);
+/// The same on a store other replicas share, where a tick also looks for a clock jump to help
+/// with: a jump's burst of a thousand releases is over in a fraction of a second, so helpers
+/// that look only every [`TICK`] come too late for all but the largest. A tick that finds
+/// nothing is three small reads.
+const SHARED_TICK: StdDuration = StdDuration::from_millis(50);
 /// How long a claim holds (real time) before another claimer may take it over. Far longer than
 /// a batch takes; short enough that work held by a dead claimer is not late for long.
 pub const LEASE: Duration = Duration::seconds(60);
@@ -63,6 +80,17 @@ pub struct Scheduler {
     leading: AtomicBool,
 }
 
+/// Why a run over due work stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Nothing is due any more.
+    Done,
+    /// Work is due, and other claimers hold all of it.
+    HeldByOthers,
+    /// A job failed or made no progress; it is left for the next run.
+    Stuck,
+}
+
 /// Why a clock jump was refused.
 #[derive(Debug)]
 pub enum JumpError {
@@ -88,10 +116,15 @@ impl Scheduler {
 
     /// A scheduler claiming under a name of the caller's choosing (tests run several).
     pub fn with_owner(service: Arc<Service>, owner: String) -> Self {
+        let batch = if service.is_shared_store() {
+            SHARED_BATCH
+        } else {
+            BATCH
+        };
         Self {
             service,
             owner,
-            batch: BATCH,
+            batch,
             lifecycle: tokio::sync::Mutex::new(()),
             failures_recorded: Mutex::default(),
             leader_term: LEADER_TERM,
@@ -173,14 +206,32 @@ impl Scheduler {
         now: DateTime<Utc>,
         jumped_from: Option<DateTime<Utc>>,
     ) -> Result<Vec<ActionRecord>, ApiError> {
-        let replay = Replay { jumped_from };
         let mut done = Vec::new();
+        self.run_due_into(
+            &mut done,
+            now,
+            Replay { jumped_from },
+            jumped_from.is_some(),
+        )?;
+        Ok(done)
+    }
+
+    /// [`Scheduler::run_due`], appending to `done`; `moves_clock` has each claim move a virtual
+    /// clock up to its first job (the jumping process does; helpers do not). Says why it
+    /// stopped.
+    fn run_due_into(
+        &self,
+        done: &mut Vec<ActionRecord>,
+        now: DateTime<Utc>,
+        replay: Replay,
+        moves_clock: bool,
+    ) -> Result<Stop, ApiError> {
         let mut previous_head: Option<Job> = None;
         loop {
             // A look at the index first (a read): most ticks find nothing due, and need not
             // open a write transaction to learn it.
             if self.service.next_due()?.is_none_or(|next| next > now) {
-                return Ok(done);
+                return Ok(Stop::Done);
             }
             let real_now = Utc::now();
             let claim = Claim {
@@ -190,15 +241,17 @@ impl Scheduler {
             };
             let jobs = self
                 .service
-                .claim_due(now, &claim, self.batch, jumped_from.is_some())?;
+                .claim_due(now, &claim, self.batch, moves_clock)?;
             if jobs.is_empty() {
-                return Ok(done);
+                // Due work is there, and none of it is free: other claimers hold it (or it
+                // waits behind their jobs on the same resources).
+                return Ok(Stop::HeldByOthers);
             }
             // Every carried-out action takes its job out of the index; a head that stays put
             // means the index disagrees with its resource. Stop rather than spin.
             if previous_head.as_ref() == jobs.first() {
                 tracing::error!(job = ?jobs[0], "due job made no progress; leaving it for the next run");
-                return Ok(done);
+                return Ok(Stop::Stuck);
             }
             previous_head = jobs.first().cloned();
             match self.service.carry_out(&self.owner, &jobs, replay) {
@@ -221,7 +274,7 @@ impl Scheduler {
                     if failed > 0 {
                         // The failed jobs are still due; leave them for the next run rather
                         // than spinning on them now.
-                        return Ok(done);
+                        return Ok(Stop::Stuck);
                     }
                 }
             }
@@ -283,7 +336,7 @@ impl Scheduler {
         tokio::task::spawn_blocking(move || {
             let clock = this.service.clock();
             clock.begin_jump(to).map_err(ecs_service::api_error)?;
-            let done = this.run_due(to, Some(from))?;
+            let done = this.run_jump(to, from)?;
             clock.end_jump(to).map_err(ecs_service::api_error)?;
             Ok((to, done))
         })
@@ -293,6 +346,67 @@ impl Scheduler {
             JumpError::Failed(ecs_domain::error::common::INTERNAL_ERROR.err())
         })?
         .map_err(JumpError::Failed)
+    }
+
+    /// A jump's work: everything due up to `to`, this process's share and, on a shared store,
+    /// waiting for the shares other replicas claimed (they help from their ticks, see
+    /// [`Scheduler::tick`]), so the clock shows the destination only once all of it is done.
+    /// Claims of a replica that died lapse with their lease and are taken over here; the wait
+    /// ends once nothing has moved for longer than a lease (the rest is then left to the ticks,
+    /// as a failing job is).
+    fn run_jump(
+        &self,
+        to: DateTime<Utc>,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<ActionRecord>, ApiError> {
+        let replay = Replay {
+            jumped_from: Some(from),
+        };
+        let mut done = Vec::new();
+        let patience = (LEASE + Duration::seconds(10))
+            .to_std()
+            .unwrap_or(StdDuration::from_secs(70));
+        let mut last_move = Instant::now();
+        let mut last_next = None;
+        loop {
+            let before = done.len();
+            if self.run_due_into(&mut done, to, replay, true)? != Stop::HeldByOthers {
+                return Ok(done);
+            }
+            let next = self.service.next_due()?;
+            if done.len() > before || next != last_next {
+                last_move = Instant::now();
+                last_next = next;
+            } else if last_move.elapsed() > patience {
+                tracing::warn!(?next, "jump: due work held by other claimers made no progress; leaving it to the ticks");
+                return Ok(done);
+            }
+            std::thread::sleep(HELPERS_POLL);
+        }
+    }
+
+    /// One scheduler tick: runs what is due at the clock's time. On a store other replicas
+    /// share, a clock jump in progress (its destination is stored) is helped: jobs due up to
+    /// its destination are claimed and carried out here too, so all replicas share a jump's
+    /// burst. They are recorded at their due times, as the jumping replica records them; the
+    /// clock itself is moved by the jumping replica only.
+    pub fn tick(&self) -> Result<Vec<ActionRecord>, ApiError> {
+        let clock = self.service.clock();
+        let now = clock.try_now().map_err(ecs_service::api_error)?;
+        let mut done = Vec::new();
+        if self.service.is_shared_store() && clock.mode() == ClockMode::Virtual {
+            if let Some(target) = clock.unfinished_jump().map_err(ecs_service::api_error)? {
+                if target > now {
+                    let replay = Replay {
+                        jumped_from: Some(DateTime::<Utc>::MIN_UTC),
+                    };
+                    self.run_due_into(&mut done, target, replay, false)?;
+                    return Ok(done);
+                }
+            }
+        }
+        self.run_due_into(&mut done, now, Replay { jumped_from: None }, false)?;
+        Ok(done)
     }
 
     /// Runs `f` while no lifecycle run is in progress (an admin reset, say).
@@ -322,9 +436,7 @@ impl Scheduler {
                 {
                     let _guard = self.lifecycle.lock().await;
                     let this = self.clone();
-                    let result =
-                        tokio::task::spawn_blocking(move || this.run_due(this.service.now(), None))
-                            .await;
+                    let result = tokio::task::spawn_blocking(move || this.tick()).await;
                     match result {
                         Ok(Ok(done)) if !done.is_empty() => {
                             tracing::info!(actions = done.len(), "lifecycle actions carried out")
@@ -334,7 +446,12 @@ impl Scheduler {
                         Err(e) => tracing::error!(error = %e, "scheduler task failed"),
                     }
                 }
-                tokio::time::sleep(TICK).await;
+                tokio::time::sleep(if self.service.is_shared_store() {
+                    SHARED_TICK
+                } else {
+                    TICK
+                })
+                .await;
             }
         })
     }

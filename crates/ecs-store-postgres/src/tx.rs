@@ -696,11 +696,17 @@ impl StoreTx for PgTx<'_> {
         let (secs, nanos) = split_time(now);
         // SKIP LOCKED: rows another claimer's open transaction is taking are passed over, not
         // waited for, so replicas claiming at once each get different jobs. The lease times are
-        // the real clock's, from the caller.
+        // the real clock's, from the caller. A job waits while an earlier one of its resource
+        // is in the index, so claimers working side by side still act on one resource in due
+        // order.
         let sql = "WITH picked AS (
                  SELECT resource_kind, resource_id, kind FROM jobs
                  WHERE due_at <= $1 AND (due_at < $1 OR due_ns <= $2)
                    AND (claimed_by IS NULL OR lease_until < $4 OR claimed_by = $5)
+                   AND NOT EXISTS (SELECT 1 FROM jobs AS e
+                       WHERE e.resource_kind = jobs.resource_kind
+                         AND e.resource_id = jobs.resource_id
+                         AND (e.due_at, e.due_ns, e.kind) < (jobs.due_at, jobs.due_ns, jobs.kind))
                  ORDER BY due_at, due_ns, resource_id, kind
                  LIMIT $3
                  FOR UPDATE SKIP LOCKED)

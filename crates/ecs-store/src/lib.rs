@@ -274,7 +274,9 @@ pub trait StoreTx {
     /// Claims up to `limit` jobs due at or before `now` that nobody else holds (or whose
     /// holder's lease ran out; an owner's own unfinished claims are taken again), earliest first, for `claim.owner` until `claim.lease_until`. Engines
     /// with concurrent writers must make two claimers never get the same job while a lease
-    /// holds (a row lock, `FOR UPDATE SKIP LOCKED`, or a single writer).
+    /// holds (a row lock, `FOR UPDATE SKIP LOCKED`, or a single writer). A job is not claimed
+    /// while an earlier job of the same resource is still in the index (claimed or not), so
+    /// several claimers carry one resource's actions out in due order, one at a time.
     fn claim_due_jobs(
         &mut self,
         now: DateTime<Utc>,

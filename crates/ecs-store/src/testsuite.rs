@@ -68,6 +68,10 @@ pub const CASES: &[(&str, Case)] = &[
     ),
     ("conflicts_are_retried", conflicts_are_retried),
     ("one_leader_per_role", one_leader_per_role),
+    (
+        "claims_keep_each_resources_order",
+        claims_keep_each_resources_order,
+    ),
 ];
 
 /// Runs one case on a fresh store from `make`.
@@ -124,6 +128,7 @@ macro_rules! store_conformance_tests {
             claims_are_exclusive_and_lapse,
             conflicts_are_retried,
             one_leader_per_role,
+            claims_keep_each_resources_order,
         );
     };
     (@cases $make:expr, $skip:expr; $($case:ident),+ $(,)?) => {
@@ -2392,4 +2397,60 @@ pub fn one_leader_per_role(store: Arc<dyn Store>) {
         .map(|t| usize::from(t.join().expect("racer thread")))
         .sum();
     assert_eq!(leaders, 1);
+}
+
+/// A resource with several due jobs: only its earliest is claimable, by anyone, until that one
+/// leaves the index; then the next. Claimers side by side (replicas sharing a clock jump's
+/// burst) so never carry one resource's actions out of order or at once.
+pub fn claims_keep_each_resources_order(store: Arc<dyn Store>) {
+    let a = new_account(&*store, "order").id;
+    let t0 = at("2026-08-01T00:00:00Z");
+    let mut i = sample_instance(a, "i-many");
+    i.charge_type = ChargeType::PrePaid;
+    i.subscription = Some(Subscription {
+        next_renewal_attempt: Some(t0 + Duration::days(1)),
+        ..subscription(t0 + Duration::days(10))
+    });
+    i.auto_release_time = Some(t0 + Duration::days(2));
+    let mut other = sample_instance(a, "i-single");
+    other.auto_release_time = Some(t0 + Duration::days(3));
+    put_instances(&*store, vec![i, other]);
+    let mut mine: Vec<Job> = all_jobs(&*store)
+        .into_iter()
+        .filter(|j| j.resource_id == "i-many")
+        .collect();
+    mine.sort_by_key(|j| j.due_at);
+    assert!(
+        mine.len() >= 2,
+        "the fixture schedules several jobs: {mine:?}"
+    );
+
+    let now = t0 + Duration::days(400);
+    let real = at("2026-12-01T00:00:00Z");
+    let claim = |owner: &str| Claim {
+        owner: owner.to_owned(),
+        real_now: real,
+        lease_until: real + Duration::seconds(30),
+    };
+    let claim_jobs = |c: Claim| write(&*store, move |tx| tx.claim_due_jobs(now, &c, 100));
+    let first = claim_jobs(claim("a"));
+    assert_eq!(
+        first
+            .iter()
+            .map(|j| j.resource_id.as_str())
+            .collect::<Vec<_>>(),
+        ["i-many", "i-single"],
+        "one job per resource: {first:?}"
+    );
+    assert_eq!(first[0], mine[0]);
+    assert!(
+        claim_jobs(claim("b")).is_empty(),
+        "the later jobs wait behind a's"
+    );
+    {
+        let job = first[0].clone();
+        write(&*store, move |tx| tx.finish_claim(&job, "a"));
+    }
+    let next = claim_jobs(claim("b"));
+    assert_eq!(next, vec![mine[1].clone()]);
 }

@@ -12,6 +12,7 @@ Runs only with ECSD_SDK_DATABASE_URL (see replicas.py).
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
@@ -102,28 +103,45 @@ def assert_each_released_once(ids, survivors):
         assert total_instances(srv) == 0, f"instances left on replica :{srv.port}"
 
 
+def actions_logged(srv) -> int:
+    """How many lifecycle actions the replica's ticks carried out (its log's
+    "lifecycle actions carried out actions=N" lines); a jump's own actions are in its answer."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", srv.log_path.read_text(errors="replace"))
+    return sum(int(n) for n in re.findall(r"lifecycle actions carried out.*?actions=(\d+)", text))
+
+
 def test_three_replicas_release_1000_due_instances_exactly_once(cluster):
     replicas = cluster(3)
     ids, distance = create_due_instances(replicas)
-    Admin(replicas[1]).advance(int(distance.total_seconds()))
-    # The advance returns once everything due is done; the other replicas may have helped.
+    before = [actions_logged(srv) for srv in replicas]
+    started = time.monotonic()
+    answer = Admin(replicas[1]).advance(int(distance.total_seconds()))
+    print(f"\nadvance took {time.monotonic() - started:.2f} s")
+    # The advance returns once everything due is done, the other replicas' shares included.
     assert_each_released_once(ids, replicas)
     for srv in replicas:
         assert srv.proc.poll() is None, f"replica :{srv.port} died:\n{srv.log_tail()}"
+    # Who carried the burst out: the jumping replica's own share is in its answer, the others
+    # helped from their ticks (they see the jump's destination in the store and claim batches
+    # of ecs-scheduler SHARED_BATCH = 256 up to it, as the jumping replica does).
+    shares = [actions_logged(srv) - b for srv, b in zip(replicas, before)]
+    shares[1] += len(answer["actions"])
+    print(f"\nreleases per replica (replica 1 advanced the clock): {shares}")
+    assert sum(shares) == INSTANCES, shares
+    assert shares[0] + shares[2] > 0, f"the other replicas did not help the jump: {shares}"
 
 
 def test_replica_killed_mid_burst_still_releases_each_instance_once(cluster):
     """A replica advancing the clock is killed with SIGKILL while it carries the releases out.
 
-    The replica that advances the clock is the one that carries the burst out: its first claim
-    takes every job due up to the jump's end (ecs-scheduler BATCH = 2,048 > 1,000), and the
-    others only tick at the clock's current time, so killing another replica mid-burst would
-    test nothing. So the advancing replica is killed once its claim has committed (the claim
-    moves the shared clock to the first due time, which the test watches on another replica).
-    Its claims outlive it for the lease (60 s real time, ecs-scheduler LEASE); the advance is
-    then repeated on a surviving replica (an operator whose call failed retries it elsewhere),
-    which takes the clock to the destination, and the survivors' ticking takes the dead
-    replica's claims over when their lease runs out. Bounded: 150 s after the kill.
+    The burst is shared: the advancing replica claims batches of 256 (ecs-scheduler
+    SHARED_BATCH) and the others, seeing the jump's destination in the store, claim batches up
+    to it from their ticks. The advancing replica is killed once its first claim has committed
+    (the claim moves the shared clock to the first due time, which the test watches on another
+    replica), so it dies holding claims. Those outlive it for the lease (60 s real time,
+    ecs-scheduler LEASE); the advance is then repeated on a surviving replica (an operator whose
+    call failed retries it elsewhere), which takes the clock to the destination once the dead
+    replica's claims have lapsed and been taken over. Bounded: 150 s after the kill.
     """
     replicas = cluster(3)
     a, b, c = replicas

@@ -315,6 +315,10 @@ const CLAIMABLE_JOBS_SQL: &str = "
     SELECT resource_kind, resource_id, kind, account_id, due_at, due_ns FROM jobs
     WHERE due_at <= ?1 AND (due_at < ?1 OR due_ns <= ?2)
       AND (claimed_by IS NULL OR lease_until < ?4 OR claimed_by = ?5)
+      AND NOT EXISTS (SELECT 1 FROM jobs AS e
+                      WHERE e.resource_kind = jobs.resource_kind
+                        AND e.resource_id = jobs.resource_id
+                        AND (e.due_at, e.due_ns, e.kind) < (jobs.due_at, jobs.due_ns, jobs.kind))
     ORDER BY due_at, due_ns, resource_id, kind
     LIMIT ?3";
 
