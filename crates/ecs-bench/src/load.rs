@@ -319,6 +319,30 @@ pub async fn run(
     spec: LoadSpec,
     server_pid: Option<u32>,
 ) -> LoadResult {
+    run_spread(&[addr], workload, spec, server_pid.as_slice()).await
+}
+
+/// The CPU seconds of all `pids` together; `None` if any cannot be read (or there are none).
+fn cpu_of(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter()
+        .map(|p| procs::cpu_seconds(Some(*p)))
+        .sum::<Option<f64>>()
+}
+
+/// Drives `workload` against several servers at once (replicas behind one generator):
+/// connection `n` goes to `addrs[n % addrs.len()]`. `server_pids` are the servers whose CPU
+/// time is counted as the server's.
+pub async fn run_spread(
+    addrs: &[SocketAddr],
+    workload: Arc<Workload>,
+    spec: LoadSpec,
+    server_pids: &[u32],
+) -> LoadResult {
+    let server_pids = server_pids.to_vec();
+    let cpu_pids = server_pids.clone();
     let start = Instant::now();
     let measure_from = start + spec.warmup;
     let deadline = measure_from + spec.duration;
@@ -330,13 +354,14 @@ pub async fn run(
     let cpu_task = tokio::spawn(async move {
         tokio::time::sleep_until(measure_from.into()).await;
         let c0 = procs::cpu_seconds(None);
-        let s0 = server_pid.and_then(|p| procs::cpu_seconds(Some(p)));
+        let s0 = cpu_of(&cpu_pids);
         (c0, s0, procs::machine_cpu_seconds())
     });
     let mut tasks = Vec::with_capacity(spec.concurrency);
     for n in 0..spec.concurrency {
         let workload = workload.clone();
         let budget = budget.clone();
+        let addr = addrs[n % addrs.len()];
         tasks.push(tokio::spawn(async move {
             let mut rng = StdRng::seed_from_u64(0x5eed_0000 + n as u64);
             let mut conn = Conn::new(addr);
@@ -429,7 +454,7 @@ pub async fn run(
     let ended = Instant::now().min(deadline).max(measure_from);
     let (c0, s0, m0) = cpu_task.await.unwrap_or((None, None, None));
     let c1 = procs::cpu_seconds(None);
-    let s1 = server_pid.and_then(|p| procs::cpu_seconds(Some(p)));
+    let s1 = cpu_of(&server_pids);
     let m1 = procs::machine_cpu_seconds();
     let window = if spec.max_requests.is_some() {
         // A request-bounded run ends when the budget is spent, before the deadline.

@@ -84,9 +84,14 @@ enum Cmd {
         /// What is being measured (e.g. a git commit), recorded in the results.
         #[arg(long)]
         label: Option<String>,
-        /// Run only some parts: baseline, ecsd, moto, scale (comma-separated).
+        /// Run only some parts: baseline, ecsd, moto, scale, postgres (comma-separated).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// A PostgreSQL server for the PostgreSQL rows (a database is created there for the run
+        /// and dropped after); without one they are skipped with a notice. Falls back to
+        /// ECSD_TEST_DATABASE_URL.
+        #[arg(long, env = "ECSD_BENCH_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
     /// The baseline server: axum answering a constant JSON body.
     Baseline {
@@ -156,6 +161,7 @@ fn run(cli: Cli) -> Result<bool, String> {
             skip_scale,
             label,
             only,
+            database_url,
         } => {
             if !ecsd.exists() {
                 return Err(format!(
@@ -177,12 +183,15 @@ fn run(cli: Cli) -> Result<bool, String> {
             }
             cfg.skip_scale = skip_scale;
             for part in &only {
-                if !["baseline", "ecsd", "moto", "scale"].contains(&part.as_str()) {
+                if !["baseline", "ecsd", "moto", "scale", "postgres"].contains(&part.as_str()) {
                     return Err(format!("--only: unknown part {part:?}"));
                 }
             }
             cfg.only = only;
             cfg.label = label;
+            cfg.database_url = database_url
+                .or_else(|| std::env::var("ECSD_TEST_DATABASE_URL").ok())
+                .filter(|u| !u.is_empty());
             let report = runtime()?.block_on(suite::run(cfg))?;
             Ok(report.ok)
         }

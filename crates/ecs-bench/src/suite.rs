@@ -50,6 +50,9 @@ pub struct SuiteConfig {
     pub label: Option<String>,
     /// Signed requests a process has answered before the sustained read is measured (0: skip).
     pub sustained_after: u64,
+    /// A PostgreSQL server for the `postgres` part (a database of its own is created there and
+    /// dropped after); `None` skips the part with a notice.
+    pub database_url: Option<String>,
 }
 
 impl SuiteConfig {
@@ -72,6 +75,7 @@ impl SuiteConfig {
             label: None,
             create_concurrency: 4,
             sustained_after: 110_000,
+            database_url: None,
         }
     }
 
@@ -114,6 +118,33 @@ pub struct TargetReport {
     pub server_rss_mib: Option<f64>,
     /// requests/s divided by the baseline's at the same concurrency.
     pub ratio_to_baseline: Option<f64>,
+    /// PostgreSQL targets: requests/s divided by the same operation's on SQLite (`ecsd-*`) at
+    /// the same concurrency, in the same run.
+    pub ratio_to_sqlite: Option<f64>,
+}
+
+/// The PostgreSQL part: one replica, then two replicas behind the same generator, then the
+/// release burst carried out by two replicas.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PgReport {
+    /// Why the part did not run (no database URL given), if it did not.
+    pub skipped: Option<String>,
+    pub instances: u64,
+    pub create_seconds: f64,
+    pub create_instances_per_s: f64,
+    /// The burst: instances due in one minute, the clock advanced through replica A while
+    /// replica B helps.
+    pub burst: u64,
+    pub burst_create_seconds: f64,
+    pub release_seconds: f64,
+    /// Releases replica A (which advanced the clock) carried out itself; B did the rest.
+    pub released_by_a: u64,
+    pub released_by_b: u64,
+    pub total_after: u64,
+    /// `release_seconds` divided by the SQLite scale run's, scaled to the same burst size.
+    pub release_ratio_to_sqlite: Option<f64>,
+    pub ok: bool,
+    pub problems: Vec<String>,
 }
 
 /// The lifecycle scale run.
@@ -185,6 +216,7 @@ pub struct Report {
     pub config: Value,
     pub targets: Vec<TargetReport>,
     pub scale: Option<ScaleReport>,
+    pub postgres: Option<PgReport>,
     pub goals: Vec<Goal>,
     /// Every target answered correctly and the scale run's counts came out right.
     pub ok: bool,
@@ -269,6 +301,23 @@ impl Suite {
         workload: Workload,
         concurrency: usize,
     ) -> u64 {
+        self.measure_spread(name, &[server], server_kind, workload, concurrency)
+            .await
+    }
+
+    /// [`Suite::measure`] over several servers (replicas of one database), the generator's
+    /// connections spread over them; the first is probed and its memory reported.
+    async fn measure_spread(
+        &mut self,
+        name: &str,
+        servers: &[&Server],
+        server_kind: &str,
+        workload: Workload,
+        concurrency: usize,
+    ) -> u64 {
+        let server = servers[0];
+        let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
+        let pids: Vec<u32> = servers.iter().map(|s| s.pid).collect();
         let mut rng = StdRng::seed_from_u64(99);
         let prepare_us = time_per_call(
             || {
@@ -299,11 +348,11 @@ impl Suite {
         };
         drop(conn);
         say(format!("{name} @{concurrency}: running"));
-        let mut result = load::run(
-            server.addr,
+        let mut result = load::run_spread(
+            &addrs,
             Arc::new(workload.clone()),
             self.spec(concurrency),
-            Some(server.pid),
+            &pids,
         )
         .await;
         if let Some(e) = probe_error {
@@ -337,6 +386,7 @@ impl Suite {
             load: result,
             server_rss_mib: procs::status_kib(server.pid, "VmHWM").map(|k| k as f64 / 1024.0),
             ratio_to_baseline: None,
+            ratio_to_sqlite: None,
         });
         sent
     }
@@ -677,6 +727,250 @@ impl Suite {
     }
 }
 
+/// The master key every PostgreSQL replica of the benchmark shares (sealed secrets in one
+/// database must open on each); a benchmark constant, never a secret.
+const PG_MASTER_KEY: &str = "ZWNzLWJlbmNoIHNoYXJlZCBtYXN0ZXIga2V5IDMyYiE=";
+
+impl Suite {
+    async fn start_pg_ecsd(
+        &self,
+        name: &str,
+        database_url: &str,
+        virtual_clock: bool,
+    ) -> Result<Server, String> {
+        let data_dir = self.cfg.work_dir.join(name);
+        fresh_dir(&data_dir)?;
+        let mut cmd = self.ecsd_command(&data_dir, virtual_clock);
+        cmd.arg("--database-url")
+            .arg(database_url)
+            .env("ECSD_MASTER_KEY", PG_MASTER_KEY);
+        procs::spawn_announcing(
+            name,
+            cmd,
+            &self.cfg.work_dir.join(format!("{name}.log")),
+            "/health",
+            Duration::from_secs(300),
+        )
+        .await
+    }
+
+    /// The PostgreSQL rows: writes and one-instance reads on one replica and on two replicas
+    /// behind the same generator, then the release burst with two replicas, each on a
+    /// database of its own created for the run.
+    async fn run_postgres(&mut self, server_url: String) -> PgReport {
+        let mut r = PgReport::default();
+        let mut databases = Vec::new();
+        let outcome = self
+            .postgres_rows(&server_url, &mut databases, &mut r)
+            .await;
+        for db in databases {
+            if let Err(e) = drop_database(&server_url, &db).await {
+                say(format!("postgres: could not drop database {db}: {e}"));
+            }
+        }
+        if let Err(e) = outcome {
+            r.problems.push(e);
+        }
+        r.ok = r.problems.is_empty();
+        r
+    }
+
+    async fn postgres_rows(
+        &mut self,
+        server_url: &str,
+        databases: &mut Vec<String>,
+        r: &mut PgReport,
+    ) -> Result<(), String> {
+        let (name, url) = create_database(server_url, "ecsbench_load").await?;
+        databases.push(name);
+        let total = self.cfg.instances;
+        let server = self.start_pg_ecsd("pg-load", &url, false).await?;
+        let client = EcsClient::new(server.addr.to_string(), KEY_ID, KEY_SECRET);
+        say(format!("postgres: creating {total} instances"));
+        let created = api::create_instances(
+            server.addr,
+            &client,
+            total,
+            self.cfg.create_concurrency,
+            usize::MAX,
+            Arc::new(|_| None),
+            progress_printer(total),
+        )
+        .await?;
+        r.instances = created.instances;
+        r.create_seconds = created.elapsed.as_secs_f64();
+        r.create_instances_per_s = created.instances as f64 / r.create_seconds;
+        server.stop().await?;
+        let ids = Arc::new(created.ids);
+
+        for replicas in [1usize, 2] {
+            for op in ["modify", "describe-one"] {
+                let group = format!("pg{replicas}-{op}");
+                let mut servers = Vec::new();
+                for n in 0..replicas {
+                    servers.push(
+                        self.start_pg_ecsd(&format!("{group}-{n}"), &url, false)
+                            .await?,
+                    );
+                }
+                // One signer for all: the replicas check the same signatures.
+                let client = EcsClient::new(servers[0].addr.to_string(), KEY_ID, KEY_SECRET);
+                let base = Utc::now() + TimeDelta::hours(2);
+                let workload = match op {
+                    "modify" => Workload::EcsModify {
+                        client: client.clone(),
+                        ids: ids.clone(),
+                        base,
+                    },
+                    _ => Workload::EcsDescribeOne {
+                        client: client.clone(),
+                        ids: ids.clone(),
+                    },
+                };
+                let refs: Vec<&Server> = servers.iter().collect();
+                let mut answered = 0;
+                for c in self.cfg.concurrencies.clone() {
+                    answered += self
+                        .measure_spread(&group, &refs, "ecsd-postgres", workload.clone(), c)
+                        .await;
+                }
+                if op == "modify" {
+                    match read_back_modified(&servers[0], &client, base, answered, ids.len()).await
+                    {
+                        Ok(seen) => say(format!("{group}: read back {seen}")),
+                        Err(e) => self.fail(&format!("{group} read-back"), e),
+                    }
+                }
+                for s in servers {
+                    s.stop().await?;
+                }
+            }
+        }
+
+        // The burst: every instance due in one minute, the clock advanced through A.
+        let (name, url) = create_database(server_url, "ecsbench_burst").await?;
+        databases.push(name);
+        let burst = self.cfg.scale_burst;
+        r.burst = burst;
+        let a = self.start_pg_ecsd("pg2-burst-a", &url, true).await?;
+        let b = self.start_pg_ecsd("pg2-burst-b", &url, true).await?;
+        let host = a.addr.to_string();
+        let client = EcsClient::new(host.clone(), KEY_ID, KEY_SECRET);
+        let mut conn = Conn::new(a.addr);
+        let clock = api::admin(&mut conn, &host, "GET", "/admin/clock", None).await?;
+        let now = clock["now"]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| format!("bad clock answer {clock}"))?;
+        let minute = now
+            .duration_trunc(TimeDelta::minutes(1))
+            .map_err(|e| e.to_string())?
+            + TimeDelta::hours(1);
+        say(format!(
+            "postgres: creating {burst} instances due in one minute"
+        ));
+        let created = api::create_instances(
+            a.addr,
+            &client,
+            burst,
+            self.cfg.create_concurrency,
+            0,
+            Arc::new(move |call| {
+                Some(ecs_wire::format_timestamp(
+                    minute + TimeDelta::seconds((call % 60) as i64),
+                ))
+            }),
+            progress_printer(burst),
+        )
+        .await?;
+        r.burst_create_seconds = created.elapsed.as_secs_f64();
+        let t0 = Instant::now();
+        let answer = api::admin(
+            &mut conn,
+            &host,
+            "POST",
+            "/admin/clock/advance",
+            Some(&json!({ "seconds": (minute + TimeDelta::seconds(61) - now).num_seconds() })),
+        )
+        .await?;
+        r.release_seconds = t0.elapsed().as_secs_f64();
+        r.released_by_a = answer["actions"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|x| x["outcome"].as_str() == Some("released"))
+                    .count() as u64
+            })
+            .unwrap_or(0);
+        r.total_after = api::total_count(&mut conn, &client).await?;
+        let mut conn_b = Conn::new(b.addr);
+        let client_b = EcsClient::new(b.addr.to_string(), KEY_ID, KEY_SECRET);
+        let total_b = api::total_count(&mut conn_b, &client_b).await?;
+        r.released_by_b = burst.saturating_sub(r.released_by_a);
+        say(format!(
+            "postgres: {burst} released by two replicas in {:.2} s (A {}, B {})",
+            r.release_seconds, r.released_by_a, r.released_by_b
+        ));
+        if r.total_after != 0 || total_b != 0 {
+            r.problems.push(format!(
+                "TotalCount {} (A) and {total_b} (B) after the burst, expected 0",
+                r.total_after
+            ));
+        }
+        drop((conn, conn_b));
+        a.stop().await?;
+        b.stop().await?;
+        Ok(())
+    }
+}
+
+/// `url` with its database name replaced by `name` (a query string, if any, kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let prefix = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{prefix}/{name}{query}")
+}
+
+/// Creates a fresh database on the server at `url`; its name and URL.
+async fn create_database(url: &str, prefix: &str) -> Result<(String, String), String> {
+    let name = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        Utc::now().timestamp_millis()
+    );
+    let (url, stmt) = (url.to_owned(), format!("CREATE DATABASE {name}"));
+    tokio::task::spawn_blocking(move || -> Result<String, String> {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls)
+            .map_err(|e| format!("postgres: cannot connect: {e}"))?;
+        client
+            .batch_execute(&stmt)
+            .map_err(|e| format!("postgres: {stmt}: {e}"))?;
+        Ok(url)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map(|url| (name.clone(), with_database(&url, &name)))
+}
+
+async fn drop_database(url: &str, name: &str) -> Result<(), String> {
+    let (url, stmt) = (url.to_owned(), format!("DROP DATABASE IF EXISTS {name}"));
+    tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let mut client =
+            postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
+        client.batch_execute(&stmt).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
 /// How many instances [`read_back_modified`] reads (the first pages of the listing).
 const READ_BACK_SAMPLE: u64 = 1_000;
 
@@ -957,6 +1251,25 @@ pub async fn run(cfg: SuiteConfig) -> Result<Report, String> {
         }
     };
 
+    let postgres = if !wanted("postgres") {
+        None
+    } else if let Some(url) = cfg.database_url.clone() {
+        let r = suite.run_postgres(url).await;
+        suite
+            .problems
+            .extend(r.problems.iter().map(|p| format!("postgres: {p}")));
+        Some(r)
+    } else {
+        let why = "no PostgreSQL server given (ECSD_BENCH_DATABASE_URL, ECSD_TEST_DATABASE_URL \
+                   or --database-url): the PostgreSQL rows were not measured";
+        say(format!("NOTICE: {why}"));
+        Some(PgReport {
+            skipped: Some(why.into()),
+            ok: true,
+            ..Default::default()
+        })
+    };
+
     let baselines: Vec<(usize, f64)> = suite
         .targets
         .iter()
@@ -969,6 +1282,31 @@ pub async fn run(cfg: SuiteConfig) -> Result<Report, String> {
             .find(|(c, _)| *c == t.concurrency)
             .filter(|(_, rps)| *rps > 0.0)
             .map(|(_, rps)| t.load.rps / rps);
+    }
+    // PostgreSQL rows against the same operation on SQLite in this run.
+    let sqlite: Vec<(String, usize, f64)> = suite
+        .targets
+        .iter()
+        .filter(|t| t.server == "ecsd" && t.ok)
+        .map(|t| (t.operation.clone(), t.concurrency, t.load.rps))
+        .collect();
+    for t in &mut suite.targets {
+        if t.server != "ecsd-postgres" {
+            continue;
+        }
+        t.ratio_to_sqlite = sqlite
+            .iter()
+            .find(|(op, c, _)| *op == t.operation && *c == t.concurrency)
+            .filter(|(_, _, rps)| *rps > 0.0)
+            .map(|(_, _, rps)| t.load.rps / rps);
+    }
+    let mut postgres = postgres;
+    if let (Some(pg), Some(sc)) = (postgres.as_mut(), scale.as_ref()) {
+        if sc.ok && sc.release_seconds > 0.0 && sc.released > 0 && pg.burst > 0 {
+            let per_release_sqlite = sc.release_seconds / sc.released as f64;
+            pg.release_ratio_to_sqlite =
+                Some(pg.release_seconds / pg.burst as f64 / per_release_sqlite);
+        }
     }
     let goals = goals(&suite.targets, scale.as_ref(), cfg.quick);
     let report = Report {
@@ -995,12 +1333,14 @@ pub async fn run(cfg: SuiteConfig) -> Result<Report, String> {
             "scale_burst": cfg.scale_burst,
             "create_concurrency": cfg.create_concurrency,
             "sustained_after": cfg.sustained_after,
+            "postgres": cfg.database_url.is_some(),
             "ecsd_load_server": ecsd_info,
         }),
         ok: suite.problems.is_empty() && (!suite.targets.is_empty() || scale.is_some()),
         problems: suite.problems.clone(),
         targets: suite.targets,
         scale,
+        postgres,
         goals,
     };
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
@@ -1090,6 +1430,45 @@ pub fn table(r: &Report) -> String {
             s.restart_seconds,
             s.total_after_restart,
         ));
+    }
+    if let Some(pg) = &r.postgres {
+        match &pg.skipped {
+            Some(why) => out.push_str(&format!("\nPostgreSQL rows: skipped ({why})\n")),
+            None => {
+                out.push_str(
+                    "\nPostgreSQL rows (the database server's CPU counts as other load)\n\
+                     | target | operation | conc | req/s | vs SQLite ecsd | p50 ms | p99 ms | other load (cores) | errors |\n\
+                     |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+                );
+                for t in r.targets.iter().filter(|t| t.server == "ecsd-postgres") {
+                    out.push_str(&format!(
+                        "| {} | {} | {} | {:.0} | {} | {:.3} | {:.3} | {} | {} |\n",
+                        t.name,
+                        t.operation,
+                        t.concurrency,
+                        t.load.rps,
+                        opt(t.ratio_to_sqlite, 3),
+                        t.load.latency_ms.p50,
+                        t.load.latency_ms.p99,
+                        opt(t.load.other_busy_cores, 2),
+                        t.load.errors,
+                    ));
+                }
+                out.push_str(&format!(
+                    "\n| PostgreSQL measure | value |\n|---|---:|\n\
+                     | creation, one replica | {:.1} s ({:.0} instances/s) |\n\
+                     | burst with two replicas: advance answered after all {} releases | {:.2} s (A {}, B {}) |\n\
+                     | burst time per release vs SQLite's scale run | {} |\n",
+                    pg.create_seconds,
+                    pg.create_instances_per_s,
+                    pg.burst,
+                    pg.release_seconds,
+                    pg.released_by_a,
+                    pg.released_by_b,
+                    opt(pg.release_ratio_to_sqlite, 2),
+                ));
+            }
+        }
     }
     out.push_str("\n| goal (issue 5) | wanted | measured | met |\n|---|---|---:|---|\n");
     for g in &r.goals {
