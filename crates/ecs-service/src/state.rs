@@ -13,7 +13,9 @@
 //!   account's view, signed by its owner); storing every read durably would put an fsync on
 //!   every read. A store shared by several processes (PostgreSQL, `Service::with_shared_store`)
 //!   is asked as well, for every verified request, reads included (`StoreTx::claim_nonce`): the
-//!   set then only spares the store a replay this process already saw.
+//!   set then only spares the store a replay this process already saw. Recorded nonces older
+//!   than two signature windows are pruned by the one process leading the upkeep
+//!   (`Service::upkeep_if_leading`, a leader row in the store).
 //! * The **catalog** and the **expiry grace** come from the config, the same for every process.
 //! * Below the service, the SQLite engine remembers **page positions** of deep listings
 //!   (`ecs_store::sqlite`); its own writer invalidates them when membership changes, which is
