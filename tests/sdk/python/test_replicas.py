@@ -116,7 +116,8 @@ def test_three_replicas_release_1000_due_instances_exactly_once(cluster):
     before = [actions_logged(srv) for srv in replicas]
     started = time.monotonic()
     answer = Admin(replicas[1]).advance(int(distance.total_seconds()))
-    print(f"\nadvance took {time.monotonic() - started:.2f} s")
+    took = time.monotonic() - started
+    print(f"\nadvance took {took:.2f} s")
     # The advance returns once everything due is done, the other replicas' shares included.
     assert_each_released_once(ids, replicas)
     for srv in replicas:
@@ -128,7 +129,10 @@ def test_three_replicas_release_1000_due_instances_exactly_once(cluster):
     shares[1] += len(answer["actions"])
     print(f"\nreleases per replica (replica 1 advanced the clock): {shares}")
     assert sum(shares) == INSTANCES, shares
-    assert shares[0] + shares[2] > 0, f"the other replicas did not help the jump: {shares}"
+    # Helpers look every 50 ms (ecs-scheduler SHARED_TICK); a burst over in less than three
+    # looks may honestly have been done by the jumping replica alone.
+    if took >= 0.15:
+        assert shares[0] + shares[2] > 0, f"the other replicas did not help the jump: {shares}"
 
 
 def test_replica_killed_mid_burst_still_releases_each_instance_once(cluster):
