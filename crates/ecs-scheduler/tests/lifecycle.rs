@@ -505,3 +505,48 @@ fn only_the_upkeep_leader_prunes_nonces() {
     assert!(first.is_leading());
     assert_eq!(left(), 0, "the new leader pruned");
 }
+
+/// On a store shared with other processes, a tick that finds a jump in progress (its
+/// destination stored) carries out the work due up to the destination, recorded at the due
+/// times, and leaves the clock alone (the jumping process moves it); without a jump in
+/// progress a tick does only what is due at the clock's time.
+#[test]
+fn a_tick_on_a_shared_store_helps_a_jump_in_progress() {
+    let start = t("2026-01-01T00:00:00Z");
+    let w = world(start);
+    let shared = Arc::new(
+        Service::new(
+            w.store.clone(),
+            LifecycleClock::open_virtual(w.store.clone()).unwrap(),
+            Catalog::builtin(),
+            Duration::days(15),
+        )
+        .with_shared_store(true),
+    );
+    let helper = Scheduler::with_owner(shared.clone(), "helper".into());
+    for (n, minutes) in [(0, 10), (1, 20), (2, 90)] {
+        let mut i = w.instance(&format!("i-help-{n}"));
+        i.auto_release_time = Some(start + Duration::minutes(minutes));
+        w.put(i);
+    }
+    assert!(helper.tick().unwrap().is_empty(), "nothing due yet");
+
+    // Another process begins a jump to +30 min (and has not moved the clock yet).
+    let target = start + Duration::minutes(30);
+    shared.clock().begin_jump(target).unwrap();
+    let helped = helper.tick().unwrap();
+    let ids: Vec<&str> = helped.iter().map(|r| r.resource_id.as_str()).collect();
+    assert_eq!(ids, ["i-help-0", "i-help-1"]);
+    assert!(helped.iter().all(|r| r.happened_at == r.scheduled_at));
+    assert_eq!(
+        shared.now(),
+        start,
+        "only the jumping process moves the clock"
+    );
+    assert!(w.get("i-help-2").is_some(), "due after the destination");
+
+    // The jump ends; with none in progress a tick helps nothing.
+    shared.clock().end_jump(target).unwrap();
+    assert!(helper.tick().unwrap().is_empty());
+    assert!(w.get("i-help-2").is_some());
+}
