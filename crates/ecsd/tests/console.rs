@@ -756,6 +756,57 @@ async fn the_console_and_the_api_reach_the_same_state() {
 }
 
 #[tokio::test]
+async fn a_second_release_time_replaces_the_first() {
+    let server = TestServer::new("console-replace");
+    server.put_instance(instance(&server, "i-one"));
+    let mut b = Browser::new(&server);
+    b.sign_in(common::KEY_ID, common::KEY_SECRET).await;
+    let csrf = b.csrf().await;
+    for (hours, replaces) in [(2, false), (5, true)] {
+        let at = (now() + Duration::hours(hours))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string();
+        let scheduled = [("mode", "scheduled"), ("auto", "on"), ("at", at.as_str())];
+        let preview = b
+            .post(
+                "/console/instances/release",
+                &ids_form(&csrf, &["i-one"], &scheduled),
+            )
+            .await;
+        assert_eq!(
+            preview.body.contains("(replaces"),
+            replaces,
+            "{}",
+            preview.body
+        );
+        let carried = hidden(&preview.body, "at");
+        let confirm = [
+            ("mode", "scheduled"),
+            ("auto", "on"),
+            ("at", carried.as_str()),
+        ];
+        b.post(
+            "/console/instances/release/confirm",
+            &ids_form(&csrf, &["i-one"], &confirm),
+        )
+        .await;
+        assert_eq!(
+            server.instance("i-one").unwrap().auto_release_time,
+            Some(now() + Duration::hours(hours))
+        );
+    }
+    // The form opens on the time now set; the list shows it with a countdown.
+    let form = b
+        .get("/console/instances/release?region=cn-hangzhou&id=i-one")
+        .await;
+    assert!(form.body.contains(r#"value="2029-12-31T05:00""#));
+    let list = b.get("/console/instances").await;
+    assert!(list
+        .body
+        .contains(r#"data-countdown="2029-12-31T05:00:00Z""#));
+}
+
+#[tokio::test]
 async fn a_page_of_the_list_stays_fast_at_100000_instances() {
     let server = TestServer::new("console-100k");
     let account = server.account;
