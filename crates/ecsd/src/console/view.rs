@@ -151,14 +151,10 @@ pub fn charge_label(c: ChargeType) -> &'static str {
     }
 }
 
+/// A status as the console shows it: ECS's own words (Running, Stopped, ...), which read well
+/// as they are, whatever states the model gains.
 pub fn status_label(s: InstanceStatus) -> &'static str {
-    match s {
-        InstanceStatus::Pending => "Pending",
-        InstanceStatus::Starting => "Starting",
-        InstanceStatus::Running => "Running",
-        InstanceStatus::Stopping => "Stopping",
-        InstanceStatus::Stopped => "Stopped",
-    }
+    s.as_str()
 }
 
 pub fn renewal_label(s: RenewalStatus) -> &'static str {
