@@ -3,6 +3,8 @@
 #   - a Python venv at .venv with the pinned official Python SDKs and pytest
 #     (tests/sdk/python/requirements.txt + constraints.txt)
 #   - node_modules in tests/sdk/node from package.json / package-lock.json (npm ci)
+#   - node_modules in tests/browser (playwright-core, which drives Debian's chromium; no browser
+#     is downloaded: the console's browser tests use the system's `chromium`)
 # Work already done is skipped: each step writes a stamp holding the hash of its inputs.
 # Needs python3 with venv + ensurepip, node and npm; as root on Debian it installs the missing
 # ones with apt-get. Registries: PyPI, npm, Debian's.
@@ -71,4 +73,19 @@ else
   (cd "$NODE_DIR" && node -e "require('@alicloud/pop-core'); require('@alicloud/ecs20140526'); require('@alicloud/openapi-core')")
   echo "$node_hash" > "$node_stamp"
   log "node deps installed"
+fi
+
+BROWSER_DIR=tests/browser
+browser_hash="$(hash_files "$BROWSER_DIR/package.json" "$BROWSER_DIR/package-lock.json")-$(node --version)"
+browser_stamp="$BROWSER_DIR/node_modules/.ecsd-deps-stamp"
+if [[ -f "$browser_stamp" && "$(cat "$browser_stamp")" == "$browser_hash" ]]; then
+  log "node_modules up to date ($BROWSER_DIR)"
+else
+  log "installing playwright-core for the console's browser tests (npm ci)"
+  # PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: playwright-core downloads nothing itself; said anyway, so
+  # no install step ever reaches for a browser build outside the package registries.
+  (cd "$BROWSER_DIR" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  (cd "$BROWSER_DIR" && node -e "require('playwright-core')")
+  echo "$browser_hash" > "$browser_stamp"
+  log "browser test deps installed"
 fi

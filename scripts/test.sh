@@ -5,6 +5,9 @@
 #   3. cargo test --workspace --release
 #   4. .venv/bin/python -m pytest tests/sdk/python   (official Python SDKs against a real ecsd)
 #   5. node --test tests/sdk/node/*.test.mjs         (official Node SDKs against a real ecsd)
+#   6. node --test tests/browser/*.test.mjs          (the web console in headless Chromium; page
+#      screenshots in target/console-screenshots). Needs Debian's `chromium`: without it the step
+#      is skipped with a message, except under CI=true, where a missing chromium fails the run
 # Every step runs even when an earlier test step failed, so one run shows every failure; the exit
 # status is non-zero if any step failed. Extra arguments go to pytest (e.g. -k lifecycle).
 set -uo pipefail
@@ -56,6 +59,25 @@ if [[ ${#node_tests[@]} -eq 0 ]]; then
 else
   node --test "${node_tests[@]}"
   rc=$?; record "node --test tests/sdk/node" $rc
+fi
+
+step "node --test tests/browser (the web console in headless Chromium)"
+chromium_bin="$(command -v chromium || command -v chromium-browser || true)"
+browser_tests=(tests/browser/*.test.mjs)
+if [[ ${#browser_tests[@]} -eq 0 ]]; then
+  echo "no browser test files found" >&2
+  record "node --test tests/browser" 1
+elif [[ -n "$chromium_bin" ]]; then
+  CHROMIUM_BIN="$chromium_bin" ECSD_CONSOLE_SCREENSHOTS="$ROOT/target/console-screenshots" \
+    node --test "${browser_tests[@]}"
+  rc=$?; record "node --test tests/browser (screenshots: target/console-screenshots)" $rc
+elif [[ "${CI:-}" == "true" ]]; then
+  echo "chromium is not installed, and CI must run the console's browser tests (.ci/run installs it: apt-get install chromium)" >&2
+  record "node --test tests/browser (chromium missing)" 1
+else
+  echo "SKIPPED: chromium is not installed, so the console's browser tests did not run." >&2
+  echo "         Install Debian's package to run them: apt-get install chromium fonts-dejavu-core" >&2
+  RESULTS+=("SKIPPED node --test tests/browser (no chromium: apt-get install chromium)")
 fi
 
 step "summary"

@@ -3,7 +3,9 @@
 use ecs_domain::error::common::DRY_RUN_OPERATION;
 use ecs_domain::model::{ChargeType, DedicatedHost, HostStatus};
 use ecs_domain::{ApiError, ErrorCode};
-use ecs_store::{HostFilter, InstanceFilter, Listing, NewEvent, Page, ResourceKind};
+use ecs_store::{
+    HostFilter, InstanceFilter, Listing, NewEvent, Page, ResourceKind, StoreTx, TxResult,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -110,6 +112,18 @@ pub struct ReleaseHost {
 /// A listed host with the instances placed on it (id, instance type).
 pub type HostWithInstances = (DedicatedHost, Vec<(String, String)>);
 
+/// The checks of releasing a host now (ReleaseDedicatedHost), shared by the command and its
+/// preview: pay-as-you-go only, and no instance on it.
+pub(crate) fn check_host_release(tx: &mut dyn StoreTx, host: &DedicatedHost) -> TxResult<()> {
+    if host.charge_type != ChargeType::PostPaid {
+        return Err(RELEASE_CHARGE_TYPE_VIOLATION.err().into());
+    }
+    if tx.instances_on_host(host.account_id, &host.id)? > 0 {
+        return Err(INSTANCE_EXIST.err().into());
+    }
+    Ok(())
+}
+
 impl Service {
     pub async fn allocate_hosts(
         &self,
@@ -195,12 +209,7 @@ impl Service {
                 Some(h) if h.region_id == cmd.region => h,
                 _ => return Err(NOT_FOUND.err().into()),
             };
-            if host.charge_type != ChargeType::PostPaid {
-                return Err(RELEASE_CHARGE_TYPE_VIOLATION.err().into());
-            }
-            if tx.instances_on_host(account, &cmd.id)? > 0 {
-                return Err(INSTANCE_EXIST.err().into());
-            }
+            check_host_release(tx, &host)?;
             tx.delete_host(account, &cmd.id)?;
             tx.append_event(&NewEvent {
                 account_id: account,

@@ -99,6 +99,18 @@ pub(crate) fn release_window(
     })
 }
 
+/// Whether a resource takes a release time at all (pay-as-you-go only); shared by the command
+/// and its preview.
+pub(crate) fn release_time_allowed<R: Billed>(
+    resource: &R,
+    rows: &ReleaseTimeRows,
+) -> Result<(), ApiError> {
+    if resource.charge_type() != ChargeType::PostPaid {
+        return Err(rows.charge_type_violation.err());
+    }
+    Ok(())
+}
+
 impl Service {
     pub(crate) async fn set_release_time<R: Billed>(
         &self,
@@ -156,9 +168,7 @@ impl Service {
         self.write(caller, move |tx| {
             let mut resource: R =
                 find(tx, account, cmd.region.as_deref(), &cmd.id, rows.not_found)?;
-            if resource.charge_type() != ChargeType::PostPaid {
-                return Err(rows.charge_type_violation.err().into());
-            }
+            release_time_allowed(&resource, rows)?;
             *resource.auto_release_time_mut() = at;
             resource.save(tx)?;
             Ok(())

@@ -28,6 +28,7 @@ use ecs_store::{Store, StoreExt, StoreTx, TxError, TxResult};
 
 pub mod admin;
 pub mod clock;
+pub mod console;
 mod creating;
 pub mod hosts;
 pub mod instances;

@@ -11,6 +11,7 @@
 //!   ecs-domain    pure rules and the model, the clock passed in
 //!   ecs-scheduler due work: claims it and has the service carry it out
 //!   server/, serve, cli, accounts, secrets: the shells (HTTP, start-up, command line)
+//!   console/      the web console under /console: forms -> the same typed commands
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use clap::Args;
 pub mod accounts;
 pub mod app;
 pub mod cli;
+pub mod console;
 pub mod ops;
 pub mod output;
 pub mod secrets;

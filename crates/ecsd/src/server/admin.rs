@@ -78,7 +78,7 @@ async fn require_token(State(app): State<Arc<App>>, req: Request, next: Next) ->
 /// byte at a time. Every byte position up to the longer length is visited and the differences
 /// are OR-ed together; only the length can be learned, which says little about a random
 /// token. `black_box` keeps the optimiser from turning the loop back into an early exit.
-fn same_token(sent: &[u8], expected: &[u8]) -> bool {
+pub(crate) fn same_token(sent: &[u8], expected: &[u8]) -> bool {
     let mut diff = u8::from(sent.len() != expected.len());
     for i in 0..sent.len().max(expected.len()) {
         let a = sent.get(i).copied().unwrap_or(0);

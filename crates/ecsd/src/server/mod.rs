@@ -1,4 +1,5 @@
-//! The HTTP shell: the RPC endpoint at `/`, health, and the admin API.
+//! The HTTP shell: the RPC endpoint at `/`, health, the admin API, and the web console under
+//! `/console` (see [`crate::console`]; its pages, errors included, are HTML of its own).
 //!
 //! Every answer outside the admin API is an ECS error envelope when it is an error: unknown
 //! paths and methods go to the RPC handler, which refuses them as the gateway does
@@ -29,6 +30,8 @@ pub fn router(app: Arc<App>) -> Router {
         // with the envelope the gateway gives for a path it does not serve.
         .route("/health", get(health).fallback(rpc_endpoint()))
         .nest("/admin", admin::router(app.clone()))
+        .nest("/console", crate::console::router())
+        .route("/console/", get(crate::console::home))
         .fallback(rpc_endpoint())
         .with_state(app)
 }
