@@ -391,3 +391,37 @@ def test_describe_regions_names_in_english_on_request(sdk):
 # A client that stops mid-request (headers or body) is cut off or answered 408 after 30 s:
 # crates/ecsd/tests/slow_clients.rs drives the real connection loop on tokio's paused clock, so
 # the 30 s pass without being waited for.
+
+
+# -- Request times with fractions of a second (JavaScript's toISOString(), Go's RFC3339Nano)
+
+
+@pytest.mark.parametrize("fraction", [".123", ".5", ".123456", ".123456789"])
+def test_classic_sdk_timestamp_with_fractional_seconds_is_served(server, monkeypatch, fraction):
+    import time as _time
+    from aliyunsdkcore.utils import parameter_helper
+    stamp = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime()) + fraction + "Z"
+    monkeypatch.setattr(parameter_helper, "get_iso_8061_date", lambda: stamp)
+    resp = ClassicSdk(server.endpoint).call("DescribeRegions")
+    assert resp["Regions"]["Region"], f"Timestamp {stamp}: {resp}"
+
+
+@pytest.mark.parametrize("fraction", [".123", ".5", ".123456789"])
+def test_tea_sdk_x_acs_date_with_fractional_seconds_is_served(server, monkeypatch, fraction):
+    import time as _time
+    from alibabacloud_tea_openapi.utils import Utils
+    stamp = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime()) + fraction + "Z"
+    monkeypatch.setattr(Utils, "get_timestamp", staticmethod(lambda: stamp))
+    resp = TeaSdk(server.endpoint).call("DescribeRegions")
+    assert resp["Regions"]["Region"], f"x-acs-date {stamp}: {resp}"
+
+
+@pytest.mark.parametrize("stamp_of", [
+    lambda t: t + ".Z", lambda t: t + ".1234567890Z", lambda t: t + ".123+00:00", lambda t: t + ".12aZ",
+])
+def test_malformed_fractional_timestamps_are_still_invalid_timestamp_format(server, monkeypatch, stamp_of):
+    import time as _time
+    from aliyunsdkcore.utils import parameter_helper
+    stamp = stamp_of(_time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime()))
+    monkeypatch.setattr(parameter_helper, "get_iso_8061_date", lambda: stamp)
+    expect_error(ClassicSdk(server.endpoint).call, "DescribeRegions", code="InvalidTimeStamp.Format", status=400)
