@@ -649,6 +649,12 @@ pub const INVALID_INSTANCE_TYPE: ErrorCode = ErrorCode::new(
     "InvalidInstanceType.ValueNotSupported",
     "The specified InstanceType does not exist or beyond the permitted range.",
 );
+/// An `ImageId` the catalogue does not have (the built-in public images and the config's).
+pub const INVALID_IMAGE_ID: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidImageId.NotFound",
+    "The specified ImageId does not exist.",
+);
 pub const RUN_HOST_NOT_FOUND: ErrorCode = ErrorCode::new(
     404,
     "InvalidDedicatedHostId.NotFound",
@@ -711,6 +717,9 @@ impl Service {
             .instance_type(&cmd.instance_type)
             .ok_or_else(|| INVALID_INSTANCE_TYPE.err())?
             .clone();
+        self.catalog
+            .image(&cmd.image_id)
+            .ok_or_else(|| INVALID_IMAGE_ID.err())?;
         let zone_id = zone_in(self, &cmd.region, cmd.zone.as_deref())?;
         let now = self.now();
         let billed = billing(&cmd.billing, now, &RUN_BILLING_ROWS)?;

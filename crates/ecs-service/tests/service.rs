@@ -998,6 +998,14 @@ async fn run_instances_refusals_create_nothing() {
         ),
         (
             RunInstances {
+                image_id: "m-nosuchimage".into(),
+                ..run(1, None)
+            },
+            instances::INVALID_IMAGE_ID.code,
+            404,
+        ),
+        (
+            RunInstances {
                 zone: Some("cn-beijing-g".into()),
                 ..run(1, None)
             },

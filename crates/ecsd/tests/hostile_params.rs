@@ -208,6 +208,40 @@ fn written_seeds() -> Seeds {
             ],
         ),
         (
+            "DescribeZones",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("AcceptLanguage", "en-US"),
+                ("InstanceChargeType", "PostPaid"),
+                ("SpotStrategy", "NoSpot"),
+                ("Verbose", "false"),
+            ],
+        ),
+        (
+            "DescribeInstanceTypes",
+            vec![
+                ("InstanceTypes.1", "ecs.g7.large"),
+                ("InstanceTypeFamily", "ecs.g7"),
+                ("MinimumCpuCoreCount", "1"),
+                ("MaximumMemorySize", "64.5"),
+                ("MaxResults", "5"),
+                ("NextToken", "t0"),
+            ],
+        ),
+        (
+            "DescribeImages",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+                ("ImageOwnerAlias", "system"),
+                ("OSType", "linux"),
+                ("Architecture", "x86_64"),
+                ("Status", "Available"),
+                ("PageNumber", "1"),
+                ("PageSize", "10"),
+            ],
+        ),
+        (
             "DescribeInstanceAutoRenewAttribute",
             vec![
                 ("RegionId", "cn-hangzhou"),
@@ -609,4 +643,7 @@ hostile! {
     describe_dedicated_hosts_never_fails_on_hostile_parameters => "DescribeDedicatedHosts",
     release_dedicated_host_never_fails_on_hostile_parameters => "ReleaseDedicatedHost",
     describe_regions_never_fails_on_hostile_parameters => "DescribeRegions",
+    describe_zones_never_fails_on_hostile_parameters => "DescribeZones",
+    describe_instance_types_never_fails_on_hostile_parameters => "DescribeInstanceTypes",
+    describe_images_never_fails_on_hostile_parameters => "DescribeImages",
 }

@@ -240,6 +240,9 @@ const COVERED: &[&str] = &[
     "DescribeDedicatedHosts",
     "ReleaseDedicatedHost",
     "DescribeRegions",
+    "DescribeZones",
+    "DescribeInstanceTypes",
+    "DescribeImages",
 ];
 
 #[test]
@@ -476,6 +479,17 @@ async fn run_instances_creates_running_instances_and_refuses_unknown_types() {
             ("InstanceType", "ecs.nosuch.large"),
         ],
         400,
+    )
+    .await;
+    each_format(
+        "RunInstances",
+        "unknown-image",
+        &[
+            ("RegionId", REGION),
+            ("ImageId", "m-nosuchimage"),
+            ("InstanceType", "ecs.g7.large"),
+        ],
+        404,
     )
     .await;
     each_format(
@@ -792,6 +806,119 @@ async fn describe_regions_lists_the_catalog_and_refuses_unknown_languages() {
         404,
     )
     .await;
+}
+
+#[tokio::test]
+async fn describe_zones_lists_the_zones_of_a_region() {
+    each_format(
+        "DescribeZones",
+        "ok",
+        &[("RegionId", "us-west-1"), ("AcceptLanguage", "en-US")],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeZones",
+        "not-verbose",
+        &[("RegionId", REGION), ("Verbose", "false")],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeZones",
+        "unknown-region",
+        &[("RegionId", "xx-nowhere-1")],
+        404,
+    )
+    .await;
+    each_format(
+        "DescribeZones",
+        "unknown-charge-type",
+        &[("RegionId", REGION), ("InstanceChargeType", "Free")],
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_instance_types_lists_and_filters_the_catalog() {
+    each_format(
+        "DescribeInstanceTypes",
+        "ok",
+        &[
+            ("InstanceTypes.1", "ecs.g7.large"),
+            ("InstanceTypes.2", "ecs.c7.xlarge"),
+        ],
+        200,
+    )
+    .await;
+    for server in each_format(
+        "DescribeInstanceTypes",
+        "family-paged",
+        &[("InstanceTypeFamily", "ecs.r7"), ("MaxResults", "3")],
+        200,
+    )
+    .await
+    {
+        let next = server
+            .call(
+                "DescribeInstanceTypes",
+                &[
+                    ("InstanceTypeFamily", "ecs.r7"),
+                    ("MaxResults", "3"),
+                    ("NextToken", "t3"),
+                ],
+                Fmt::Json,
+            )
+            .await
+            .json();
+        let ids: Vec<&str> = next["InstanceTypes"]["InstanceType"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["InstanceTypeId"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["ecs.r7.3xlarge", "ecs.r7.4xlarge", "ecs.r7.8xlarge"]);
+    }
+    each_format(
+        "DescribeInstanceTypes",
+        "bad-max-results",
+        &[("MaxResults", "1601")],
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_images_lists_the_public_images() {
+    each_format(
+        "DescribeImages",
+        "ok",
+        &[
+            ("RegionId", REGION),
+            (
+                "ImageId",
+                "aliyun_3_x64_20G_alibase_20240819.vhd,win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd",
+            ),
+        ],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeImages",
+        "own-images",
+        &[("RegionId", REGION), ("ImageOwnerAlias", "self")],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeImages",
+        "unknown-os-type",
+        &[("RegionId", REGION), ("OSType", "beos")],
+        400,
+    )
+    .await;
+    each_format("DescribeImages", "missing-region", &[], 400).await;
 }
 
 // ---------------------------------------------------------------------------------------------

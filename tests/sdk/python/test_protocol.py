@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from harness import (
-    DEFAULT_AK, REGION, UUID_UPPER, ApiFailure, ClassicSdk, TeaSdk, expect_error, instances_of,
+    IMAGE, DEFAULT_AK, REGION, UUID_UPPER, ApiFailure, ClassicSdk, TeaSdk, expect_error, instances_of,
     make_sdk, run_instances,
 )
 
@@ -157,7 +157,7 @@ def test_common_request_body_params_are_read(server):
     req.set_protocol_type("http")
     req.set_method("POST")
     req.add_body_params("InstanceType", "ecs.g7.large")
-    req.add_body_params("ImageId", "img-body")
+    req.add_body_params("ImageId", IMAGE)
     req.add_body_params("Amount", "2")
     body = json.loads(sdk.client.do_action_with_exception(req))
     ids = body["InstanceIdSets"]["InstanceIdSet"]
@@ -204,7 +204,7 @@ def test_tea_client_with_v2_signature_algorithm_works(server):
                                            endpoint=server.endpoint, protocol="http", region_id=REGION,
                                            signature_algorithm="v2"))
     resp = client.run_instances(ecs_models.RunInstancesRequest(region_id=REGION, instance_type="ecs.g7.large",
-                                                               image_id="img-v2", amount=2))
+                                                               image_id=IMAGE, amount=2))
     ids = resp.body.instance_id_sets.instance_id_set
     assert len(ids) == 2, f"RunInstances via Tea v2 signature: expected 2 ids, got {resp.body.to_map()}"
     got = client.describe_instances(ecs_models.DescribeInstancesRequest(region_id=REGION, instance_ids=json.dumps(ids)))

@@ -20,9 +20,12 @@ mod allocate_dedicated_hosts;
 mod delete_instance;
 mod delete_instances;
 mod describe_dedicated_hosts;
+mod describe_images;
 mod describe_instance_auto_renew_attribute;
+mod describe_instance_types;
 mod describe_instances;
 mod describe_regions;
+mod describe_zones;
 mod modify_dedicated_host_auto_release_time;
 mod modify_instance_attribute;
 mod modify_instance_auto_release_time;
@@ -114,6 +117,9 @@ pub const OPERATIONS: &[Operation] = &[
     describe_dedicated_hosts::OP,
     release_dedicated_host::OP,
     describe_regions::OP,
+    describe_zones::OP,
+    describe_instance_types::OP,
+    describe_images::OP,
 ];
 
 pub fn find(action: &str) -> Option<&'static Operation> {
