@@ -32,6 +32,7 @@ mod creating;
 pub mod hosts;
 pub mod instances;
 pub mod lifecycle;
+pub mod power;
 mod resource;
 pub mod state;
 

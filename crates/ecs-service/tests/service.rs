@@ -20,6 +20,7 @@ use ecs_service::instances::{
     self, AutoRenewQuery, ModifyInstance, ReleaseInstance, ReleaseInstances, RunInstances,
     SetAutoRenew, SetReleaseTime, StartInstance, StopInstance, INSTANCE_RELEASE_TIME_ROWS,
 };
+use ecs_service::power::RebootInstance;
 use ecs_service::{
     Caller, CreateBilling, HostFilter, Idempotency, InstanceFilter, LifecycleClock, Page,
     RequestNonce, Service,
@@ -709,6 +710,84 @@ async fn a_financially_locked_instance_can_be_neither_stopped_nor_started() {
         &instances::EXPIRED,
     );
     assert_eq!(w.state(), before);
+}
+
+fn reboot(id: &str) -> RebootInstance {
+    RebootInstance {
+        id: id.into(),
+        region: None,
+        force_stop: false,
+        dry_run: false,
+    }
+}
+
+#[tokio::test]
+async fn rebooting_restarts_a_running_instance_and_refuses_anything_else() {
+    let w = world();
+    let mut running = w.postpaid("i-a", InstanceStatus::Running);
+    running.start_time = Some(now() - Duration::days(3));
+    w.put(running);
+    w.postpaid("i-stopped", InstanceStatus::Stopped);
+    let mut locked = w.prepaid("i-locked");
+    locked.locks = vec![LockReason::Financial];
+    w.put(locked);
+    let before = w.state();
+    for (cmd, row) in [
+        (
+            RebootInstance {
+                dry_run: true,
+                ..reboot("i-a")
+            },
+            &DRY_RUN_OPERATION,
+        ),
+        (reboot("i-stopped"), &instances::INCORRECT_STATUS),
+        (reboot("i-locked"), &instances::EXPIRED_OR_IN_ARREARS),
+        (reboot("i-nowhere"), &instances::NOT_FOUND),
+        (
+            RebootInstance {
+                region: Some("cn-beijing".into()),
+                ..reboot("i-a")
+            },
+            &instances::NOT_FOUND,
+        ),
+    ] {
+        assert_row(w.service.reboot_instance(&w.caller(), cmd).await, row);
+    }
+    assert_eq!(w.state(), before, "refusals change nothing");
+    w.service
+        .reboot_instance(
+            &w.caller(),
+            RebootInstance {
+                force_stop: true,
+                ..reboot("i-a")
+            },
+        )
+        .await
+        .unwrap();
+    let i = w.instance("i-a").unwrap();
+    assert_eq!(
+        (i.status, i.start_time),
+        (InstanceStatus::Running, Some(now()))
+    );
+    // Other accounts' instances do not exist for the caller.
+    assert_row(
+        w.service
+            .reboot_instance(&Caller::account(w.other_account), reboot("i-a"))
+            .await,
+        &instances::NOT_FOUND,
+    );
+    assert_row(
+        w.service
+            .instance(&Caller::account(w.other_account), None, "i-a".into()),
+        &instances::NOT_FOUND,
+    );
+    assert_eq!(
+        w.service
+            .instance(&w.caller(), None, "i-a".into())
+            .unwrap()
+            .id,
+        "i-a"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

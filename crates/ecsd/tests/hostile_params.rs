@@ -208,6 +208,28 @@ fn written_seeds() -> Seeds {
             ],
         ),
         (
+            "RebootInstance",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-test1"),
+                ("ForceStop", "false"),
+            ],
+        ),
+        (
+            "DescribeInstanceStatus",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId.1", "i-test1"),
+                ("ZoneId", "cn-hangzhou-i"),
+                ("PageNumber", "1"),
+                ("PageSize", "50"),
+            ],
+        ),
+        (
+            "DescribeInstanceAttribute",
+            vec![("RegionId", "cn-hangzhou"), ("InstanceId", "i-test1")],
+        ),
+        (
             "DescribeZones",
             vec![
                 ("RegionId", "cn-hangzhou"),
@@ -646,4 +668,7 @@ hostile! {
     describe_zones_never_fails_on_hostile_parameters => "DescribeZones",
     describe_instance_types_never_fails_on_hostile_parameters => "DescribeInstanceTypes",
     describe_images_never_fails_on_hostile_parameters => "DescribeImages",
+    reboot_instance_never_fails_on_hostile_parameters => "RebootInstance",
+    describe_instance_status_never_fails_on_hostile_parameters => "DescribeInstanceStatus",
+    describe_instance_attribute_never_fails_on_hostile_parameters => "DescribeInstanceAttribute",
 }

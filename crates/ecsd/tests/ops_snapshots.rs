@@ -243,6 +243,9 @@ const COVERED: &[&str] = &[
     "DescribeZones",
     "DescribeInstanceTypes",
     "DescribeImages",
+    "RebootInstance",
+    "DescribeInstanceStatus",
+    "DescribeInstanceAttribute",
 ];
 
 #[test]
@@ -919,6 +922,92 @@ async fn describe_images_lists_the_public_images() {
     )
     .await;
     each_format("DescribeImages", "missing-region", &[], 400).await;
+}
+
+#[tokio::test]
+async fn reboot_instance_restarts_a_running_instance_only() {
+    for server in each_format(
+        "RebootInstance",
+        "ok",
+        &[("InstanceId", "i-postpaid-running"), ("ForceStop", "true")],
+        200,
+    )
+    .await
+    {
+        let got = server
+            .call(
+                "DescribeInstances",
+                &[
+                    ("RegionId", REGION),
+                    ("InstanceIds", r#"["i-postpaid-running"]"#),
+                ],
+                Fmt::Json,
+            )
+            .await
+            .json();
+        let i = &got["Instances"]["Instance"][0];
+        assert_eq!(i["Status"], "Running", "{got}");
+        // Started again at the server's time, not the seeded start a day earlier.
+        assert_eq!(
+            i["StartTime"],
+            ecs_domain::time::format_minute(now()),
+            "{got}"
+        );
+    }
+    each_format(
+        "RebootInstance",
+        "stopped",
+        &[("InstanceId", "i-postpaid-stopped")],
+        403,
+    )
+    .await;
+    each_format(
+        "RebootInstance",
+        "unknown-id",
+        &[("InstanceId", "i-nosuchinstance")],
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_instance_status_pages_the_statuses() {
+    each_format(
+        "DescribeInstanceStatus",
+        "ok",
+        &[
+            ("RegionId", REGION),
+            ("InstanceId.1", "i-postpaid-running"),
+            ("InstanceId.2", "i-postpaid-stopped"),
+        ],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeInstanceStatus",
+        "page-size-too-big",
+        &[("RegionId", REGION), ("PageSize", "51")],
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_instance_attribute_shows_one_instance() {
+    each_format(
+        "DescribeInstanceAttribute",
+        "ok",
+        &[("InstanceId", "i-prepaid")],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeInstanceAttribute",
+        "unknown-id",
+        &[("InstanceId", "i-nosuchinstance")],
+        404,
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------

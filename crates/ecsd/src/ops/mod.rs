@@ -21,7 +21,9 @@ mod delete_instance;
 mod delete_instances;
 mod describe_dedicated_hosts;
 mod describe_images;
+mod describe_instance_attribute;
 mod describe_instance_auto_renew_attribute;
+mod describe_instance_status;
 mod describe_instance_types;
 mod describe_instances;
 mod describe_regions;
@@ -30,6 +32,7 @@ mod modify_dedicated_host_auto_release_time;
 mod modify_instance_attribute;
 mod modify_instance_auto_release_time;
 mod modify_instance_auto_renew_attribute;
+mod reboot_instance;
 mod release_dedicated_host;
 mod run_instances;
 mod start_instance;
@@ -120,6 +123,9 @@ pub const OPERATIONS: &[Operation] = &[
     describe_zones::OP,
     describe_instance_types::OP,
     describe_images::OP,
+    reboot_instance::OP,
+    describe_instance_status::OP,
+    describe_instance_attribute::OP,
 ];
 
 pub fn find(action: &str) -> Option<&'static Operation> {

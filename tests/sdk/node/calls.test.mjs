@@ -1,0 +1,38 @@
+// RebootInstance, DescribeInstanceStatus and DescribeInstanceAttribute through each Node SDK.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { sharedServer, REGION, describe1, expectError, runInstances } from './harness.mjs';
+
+const ctx = sharedServer();
+
+for (const name of ['pop-core-GET', 'pop-core-POST', 'tea']) {
+  describe(`${name} power and reads`, () => {
+    const sdk = () => ctx.sdks[name];
+
+    test('RebootInstance restarts a running instance and refuses a stopped one', async () => {
+      const [id] = await runInstances(sdk());
+      await sdk().call('RebootInstance', { InstanceId: id, ForceStop: true });
+      assert.equal((await describe1(sdk(), id)).Status, 'Running');
+      await sdk().call('StopInstance', { InstanceId: id });
+      await expectError(sdk().call('RebootInstance', { InstanceId: id }),
+        { code: 'IncorrectInstanceStatus', status: 403 });
+      await expectError(sdk().call('RebootInstance', { InstanceId: 'i-doesnotexist0000' }),
+        { code: 'InvalidInstanceId.NotFound', status: 404, message: 'The specified InstanceId does not exist.' });
+    });
+
+    test('DescribeInstanceStatus and DescribeInstanceAttribute', async () => {
+      const ids = await runInstances(sdk(), { amount: 2, InstanceName: 'node-web' });
+      await sdk().call('StopInstance', { InstanceId: ids[1] });
+      const ask = name === 'tea' ? { InstanceId: [ids[1]] } : { 'InstanceId.1': ids[1] };
+      const got = await sdk().call('DescribeInstanceStatus', { RegionId: REGION, ...ask });
+      assert.deepEqual(got.InstanceStatuses.InstanceStatus.map((s) => [s.InstanceId, s.Status]), [[ids[1], 'Stopped']]);
+      const all = await sdk().call('DescribeInstanceStatus', { RegionId: REGION });
+      assert.equal(all.TotalCount, 2);
+      const attr = await sdk().call('DescribeInstanceAttribute', { InstanceId: ids[0] });
+      assert.deepEqual([attr.InstanceId, attr.InstanceName, attr.Status], [ids[0], 'node-web', 'Running']);
+      await expectError(sdk().call('DescribeInstanceAttribute', { InstanceId: 'i-doesnotexist0000' }),
+        { code: 'InvalidInstanceId.NotFound', status: 404 });
+    });
+  });
+}
