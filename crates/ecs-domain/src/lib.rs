@@ -2,6 +2,7 @@
 //! the current time is always passed in.
 
 pub mod catalog;
+pub mod charging;
 pub mod error;
 pub mod lifecycle;
 pub mod model;

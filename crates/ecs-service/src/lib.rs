@@ -27,6 +27,7 @@ use ecs_domain::ApiError;
 use ecs_store::{Store, StoreExt, StoreTx, TxError, TxResult};
 
 pub mod admin;
+pub mod charging;
 pub mod clock;
 mod creating;
 pub mod hosts;

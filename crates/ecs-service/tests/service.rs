@@ -14,6 +14,7 @@ use ecs_domain::model::{
     RenewalStatus,
 };
 use ecs_domain::{ApiError, ErrorCode};
+use ecs_service::charging::{self, ModifyChargeType, RenewInstance};
 use ecs_service::clock::{store_time, VIRTUAL_NOW_SETTING};
 use ecs_service::hosts::{self, AllocateHosts, ReleaseHost, HOST_RELEASE_TIME_ROWS};
 use ecs_service::instances::{
@@ -710,6 +711,150 @@ async fn a_financially_locked_instance_can_be_neither_stopped_nor_started() {
         &instances::EXPIRED,
     );
     assert_eq!(w.state(), before);
+}
+
+fn fund(w: &World, amount: &str) {
+    let (account, money) = (w.account, amount.parse().unwrap());
+    w.store
+        .write(move |tx| Ok(tx.set_balance(account, money)?))
+        .unwrap();
+}
+
+fn balance(w: &World) -> ecs_domain::Money {
+    let account = w.account;
+    w.store
+        .read(move |tx| Ok(tx.account(account)?.unwrap().balance))
+        .unwrap()
+}
+
+/// RenewInstance's row for a period outside its list (the creating calls' `InvalidPeriod`).
+fn creating_invalid_period() -> ErrorCode {
+    ErrorCode::new(400, "InvalidPeriod", "The specified period is not valid.")
+}
+
+fn renew(id: &str, period: u32) -> RenewInstance {
+    RenewInstance {
+        id: id.into(),
+        region: None,
+        period,
+        unit: PeriodUnit::Month,
+        idempotency: None,
+    }
+}
+
+#[tokio::test]
+async fn renewing_by_hand_pays_from_the_balance_or_changes_nothing() {
+    let w = world();
+    w.prepaid("i-sub");
+    w.postpaid("i-post", InstanceStatus::Running);
+    fund(&w, "30");
+    let before = w.state();
+    for (cmd, row) in [
+        (renew("i-sub", 2), &charging::NOT_ENOUGH_BALANCE),
+        (renew("i-post", 1), &charging::CHARGE_TYPE_VIOLATION),
+        (renew("i-sub", 10), &creating_invalid_period()),
+        (
+            RenewInstance {
+                unit: PeriodUnit::Year,
+                ..renew("i-sub", 1)
+            },
+            &charging::RENEW_PERIOD_UNIT,
+        ),
+        (renew("i-nowhere", 1), &instances::NOT_FOUND),
+    ] {
+        assert_row(w.service.renew_instance(&w.caller(), cmd).await, row);
+    }
+    assert_eq!(w.state(), before);
+    assert_eq!(balance(&w), "30".parse().unwrap());
+    let old = w
+        .instance("i-sub")
+        .unwrap()
+        .subscription
+        .unwrap()
+        .expired_time;
+    w.service
+        .renew_instance(&w.caller(), renew("i-sub", 1))
+        .await
+        .unwrap();
+    assert_eq!(balance(&w), "6".parse().unwrap());
+    assert_eq!(
+        w.instance("i-sub")
+            .unwrap()
+            .subscription
+            .unwrap()
+            .expired_time,
+        ecs_domain::lifecycle::add_period(old, 1, PeriodUnit::Month).unwrap()
+    );
+    assert_eq!(
+        w.state().events,
+        before.events + 1,
+        "the renewal is an event"
+    );
+}
+
+#[tokio::test]
+async fn changing_charge_type_is_all_or_none() {
+    let w = world();
+    w.postpaid("i-a", InstanceStatus::Running);
+    w.postpaid("i-b", InstanceStatus::Stopped);
+    w.prepaid("i-sub");
+    fund(&w, "30");
+    let to_sub = |ids: &[&str]| ModifyChargeType {
+        ids: ids.iter().map(|s| s.to_string()).collect(),
+        region: REGION.into(),
+        to: ChargeType::PrePaid,
+        period: Some(1),
+        unit: PeriodUnit::Month,
+        auto_renew: false,
+        dry_run: false,
+        idempotency: None,
+    };
+    let before = w.state();
+    assert_row(
+        w.service
+            .modify_charge_type(&w.caller(), to_sub(&["i-a", "i-b"]))
+            .await,
+        &charging::NOT_ENOUGH_BALANCE,
+    );
+    assert_row(
+        w.service
+            .modify_charge_type(&w.caller(), to_sub(&["i-a", "i-sub"]))
+            .await,
+        &charging::CHARGE_TYPE_VIOLATION,
+    );
+    assert_eq!(
+        w.state(),
+        before,
+        "nothing changed, the first instance included"
+    );
+    let done = w
+        .service
+        .modify_charge_type(&w.caller(), to_sub(&["i-a"]))
+        .await
+        .unwrap();
+    assert_eq!(done.fee_of_instances.fee_of_instance[0].fee, "24.00");
+    assert_eq!(balance(&w), "6".parse().unwrap());
+    assert_eq!(w.instance("i-a").unwrap().charge_type, ChargeType::PrePaid);
+    let back = w
+        .service
+        .modify_charge_type(
+            &w.caller(),
+            ModifyChargeType {
+                to: ChargeType::PostPaid,
+                period: None,
+                ..to_sub(&["i-sub"])
+            },
+        )
+        .await
+        .unwrap();
+    assert!(back.fee_of_instances.fee_of_instance[0]
+        .fee
+        .starts_with('-'));
+    let i = w.instance("i-sub").unwrap();
+    assert_eq!(
+        (i.charge_type, i.subscription),
+        (ChargeType::PostPaid, None)
+    );
 }
 
 fn reboot(id: &str) -> RebootInstance {

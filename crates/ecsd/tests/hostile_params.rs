@@ -15,6 +15,7 @@ use common::{from_now, now, Fmt, Reply, TestServer};
 use ecs_domain::lifecycle::new_subscription;
 use ecs_domain::model::{ChargeType, InstanceStatus, PeriodUnit, RenewalSettings};
 use ecs_store::testsuite::{sample_host, sample_instance};
+use ecs_store::StoreExt;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::Value;
@@ -230,6 +231,26 @@ fn written_seeds() -> Seeds {
             vec![("RegionId", "cn-hangzhou"), ("InstanceId", "i-test1")],
         ),
         (
+            "RenewInstance",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-prepaid1"),
+                ("Period", "1"),
+                ("PeriodUnit", "Month"),
+                ("ClientToken", "hostile-renew"),
+            ],
+        ),
+        (
+            "ModifyInstanceChargeType",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceIds", r#"["i-prepaid1"]"#),
+                ("InstanceChargeType", "PostPaid"),
+                ("AutoPay", "true"),
+                ("DryRun", "false"),
+            ],
+        ),
+        (
             "DescribeZones",
             vec![
                 ("RegionId", "cn-hangzhou"),
@@ -329,6 +350,12 @@ fn seeded(ids: &BTreeMap<String, bool>) -> TestServer {
     for id in ids.keys().filter(|id| id.starts_with("dh-")) {
         server.put_host(sample_host(account, id));
     }
+    // Enough for the calls that pay (RenewInstance, ModifyInstanceChargeType) to succeed.
+    let funds = "100000".parse().expect("a balance");
+    server
+        .store
+        .write(move |tx| Ok(tx.set_balance(account, funds)?))
+        .expect("fund the account");
     server
 }
 
@@ -671,4 +698,6 @@ hostile! {
     reboot_instance_never_fails_on_hostile_parameters => "RebootInstance",
     describe_instance_status_never_fails_on_hostile_parameters => "DescribeInstanceStatus",
     describe_instance_attribute_never_fails_on_hostile_parameters => "DescribeInstanceAttribute",
+    renew_instance_never_fails_on_hostile_parameters => "RenewInstance",
+    modify_instance_charge_type_never_fails_on_hostile_parameters => "ModifyInstanceChargeType",
 }

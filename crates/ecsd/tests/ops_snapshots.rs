@@ -18,6 +18,7 @@ use ecs_domain::lifecycle::new_subscription;
 use ecs_domain::model::{ChargeType, InstanceStatus, PeriodUnit, RenewalSettings};
 use ecs_scheduler::Scheduler;
 use ecs_store::testsuite::{sample_host, sample_instance};
+use ecs_store::StoreExt;
 use regex::{Captures, Regex};
 use serde_json::Value;
 
@@ -246,6 +247,8 @@ const COVERED: &[&str] = &[
     "RebootInstance",
     "DescribeInstanceStatus",
     "DescribeInstanceAttribute",
+    "RenewInstance",
+    "ModifyInstanceChargeType",
 ];
 
 #[test]
@@ -1006,6 +1009,179 @@ async fn describe_instance_attribute_shows_one_instance() {
         "unknown-id",
         &[("InstanceId", "i-nosuchinstance")],
         404,
+    )
+    .await;
+}
+
+/// [`each_format`] on a [`seeded`] server whose account holds `balance`.
+async fn each_format_funded(
+    action: &str,
+    label: &str,
+    params: &[(&str, &str)],
+    status: u16,
+    balance: &str,
+) -> Vec<TestServer> {
+    let mut servers = Vec::new();
+    for fmt in FORMATS {
+        let server = seeded();
+        let (account, money) = (server.account, balance.parse().unwrap());
+        server
+            .store
+            .write(move |tx| Ok(tx.set_balance(account, money)?))
+            .unwrap();
+        let reply = server.call(action, params, fmt).await;
+        snap(
+            &format!("{action}-{label}-{}", fmt_name(fmt)),
+            &reply,
+            status,
+        );
+        servers.push(server);
+    }
+    servers
+}
+
+#[tokio::test]
+async fn renew_instance_extends_a_subscription_from_the_balance() {
+    for server in each_format_funded(
+        "RenewInstance",
+        "ok",
+        &[
+            ("InstanceId", "i-prepaid"),
+            ("Period", "2"),
+            ("PeriodUnit", "Month"),
+        ],
+        200,
+        "1000",
+    )
+    .await
+    {
+        let before = new_subscription(
+            now() - Duration::days(1),
+            1,
+            PeriodUnit::Month,
+            RenewalSettings::default(),
+        )
+        .unwrap()
+        .expired_time;
+        let sub = server.instance("i-prepaid").unwrap().subscription.unwrap();
+        assert_eq!(
+            sub.expired_time,
+            ecs_domain::lifecycle::add_period(before, 2, PeriodUnit::Month).unwrap()
+        );
+    }
+    each_format_funded(
+        "RenewInstance",
+        "not-enough-balance",
+        &[("InstanceId", "i-prepaid"), ("Period", "1")],
+        403,
+        "1",
+    )
+    .await;
+    each_format_funded(
+        "RenewInstance",
+        "pay-as-you-go",
+        &[("InstanceId", "i-postpaid-running"), ("Period", "1")],
+        403,
+        "1000",
+    )
+    .await;
+    each_format_funded(
+        "RenewInstance",
+        "bad-period",
+        &[("InstanceId", "i-prepaid"), ("Period", "10")],
+        400,
+        "1000",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn modify_instance_charge_type_converts_both_ways() {
+    for server in each_format_funded(
+        "ModifyInstanceChargeType",
+        "to-pay-as-you-go",
+        &[
+            ("RegionId", REGION),
+            ("InstanceIds", r#"["i-prepaid"]"#),
+            ("InstanceChargeType", "PostPaid"),
+        ],
+        200,
+        "0",
+    )
+    .await
+    {
+        let i = server.instance("i-prepaid").unwrap();
+        assert_eq!(
+            (i.charge_type, i.subscription.is_none()),
+            (ChargeType::PostPaid, true)
+        );
+    }
+    for server in each_format_funded(
+        "ModifyInstanceChargeType",
+        "to-subscription",
+        &[
+            ("RegionId", REGION),
+            (
+                "InstanceIds",
+                r#"["i-postpaid-running","i-postpaid-stopped"]"#,
+            ),
+            ("Period", "1"),
+        ],
+        200,
+        "1000",
+    )
+    .await
+    {
+        for id in ["i-postpaid-running", "i-postpaid-stopped"] {
+            assert_eq!(
+                server.instance(id).unwrap().charge_type,
+                ChargeType::PrePaid
+            );
+        }
+    }
+    for server in each_format_funded(
+        "ModifyInstanceChargeType",
+        "not-enough-for-all",
+        &[
+            ("RegionId", REGION),
+            (
+                "InstanceIds",
+                r#"["i-postpaid-running","i-postpaid-stopped"]"#,
+            ),
+            ("Period", "1"),
+        ],
+        403,
+        "30",
+    )
+    .await
+    {
+        assert_eq!(
+            server.instance("i-postpaid-running").unwrap().charge_type,
+            ChargeType::PostPaid,
+            "all or none"
+        );
+    }
+    each_format_funded(
+        "ModifyInstanceChargeType",
+        "already-so",
+        &[
+            ("RegionId", REGION),
+            ("InstanceIds", r#"["i-prepaid"]"#),
+            ("Period", "1"),
+        ],
+        403,
+        "1000",
+    )
+    .await;
+    each_format_funded(
+        "ModifyInstanceChargeType",
+        "missing-period",
+        &[
+            ("RegionId", REGION),
+            ("InstanceIds", r#"["i-postpaid-running"]"#),
+        ],
+        400,
+        "1000",
     )
     .await;
 }

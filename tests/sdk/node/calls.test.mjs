@@ -2,7 +2,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { sharedServer, REGION, describe1, expectError, runInstances } from './harness.mjs';
+import {
+  sharedServer, DEFAULT_AK, REGION, describe1, expectError, parseMinute, runInstances, runPrepaid,
+} from './harness.mjs';
 
 const ctx = sharedServer();
 
@@ -33,6 +35,28 @@ for (const name of ['pop-core-GET', 'pop-core-POST', 'tea']) {
       assert.deepEqual([attr.InstanceId, attr.InstanceName, attr.Status], [ids[0], 'node-web', 'Running']);
       await expectError(sdk().call('DescribeInstanceAttribute', { InstanceId: 'i-doesnotexist0000' }),
         { code: 'InvalidInstanceId.NotFound', status: 404 });
+    });
+
+    test('RenewInstance and ModifyInstanceChargeType (seed 004)', async () => {
+      await ctx.admin.setBalance(DEFAULT_AK, '100');
+      const [pre] = await runPrepaid(sdk());
+      const before = parseMinute((await describe1(sdk(), pre)).ExpiredTime);
+      const renewed = await sdk().call('RenewInstance', { InstanceId: pre, Period: 1 });
+      assert.ok(renewed.OrderId);
+      assert.ok(parseMinute((await describe1(sdk(), pre)).ExpiredTime) > before);
+      assert.equal(await ctx.admin.balance(DEFAULT_AK), 76);
+      await expectError(sdk().call('RenewInstance', { InstanceId: pre, Period: 10 }), { code: 'InvalidPeriod', status: 400 });
+      // Converted to pay-as-you-go, the subscription is released by hand before it expires.
+      const converted = await sdk().call('ModifyInstanceChargeType',
+        { RegionId: REGION, InstanceIds: JSON.stringify([pre]), InstanceChargeType: 'PostPaid' });
+      assert.deepEqual(converted.FeeOfInstances.FeeOfInstance.map((f) => f.InstanceId), [pre]);
+      assert.equal((await describe1(sdk(), pre)).InstanceChargeType, 'PostPaid');
+      await sdk().call('DeleteInstance', { InstanceId: pre, Force: true });
+      assert.equal(await describe1(sdk(), pre), null);
+      await ctx.admin.setBalance(DEFAULT_AK, '0');
+      const [post] = await runInstances(sdk());
+      await expectError(sdk().call('ModifyInstanceChargeType', { RegionId: REGION, InstanceIds: JSON.stringify([post]), Period: 1 }),
+        { code: 'InvalidAccountStatus.NotEnoughBalance', status: 403 });
     });
   });
 }

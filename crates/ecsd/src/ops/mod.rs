@@ -32,8 +32,10 @@ mod modify_dedicated_host_auto_release_time;
 mod modify_instance_attribute;
 mod modify_instance_auto_release_time;
 mod modify_instance_auto_renew_attribute;
+mod modify_instance_charge_type;
 mod reboot_instance;
 mod release_dedicated_host;
+mod renew_instance;
 mod run_instances;
 mod start_instance;
 mod stop_instance;
@@ -126,6 +128,8 @@ pub const OPERATIONS: &[Operation] = &[
     reboot_instance::OP,
     describe_instance_status::OP,
     describe_instance_attribute::OP,
+    renew_instance::OP,
+    modify_instance_charge_type::OP,
 ];
 
 pub fn find(action: &str) -> Option<&'static Operation> {
