@@ -627,6 +627,10 @@ pub struct RunInstances {
     pub vswitch_id: String,
     pub dry_run: bool,
     pub idempotency: Option<Idempotency>,
+    /// User data and spot settings (issue 14).
+    pub launch: crate::launch::LaunchRequest,
+    /// CreateInstance: one instance, `Stopped` until StartInstance (RunInstances' are Running).
+    pub stopped: bool,
 }
 
 /// What RunInstances answers (and what a repeated ClientToken gets back), in its wire shape.
@@ -706,9 +710,15 @@ impl Service {
         caller: &Caller,
         cmd: RunInstances,
     ) -> Result<CreatedInstances, ApiError> {
-        const ACTION: &str = "RunInstances";
+        // CreateInstance's ClientTokens are its own: the same token on RunInstances is another
+        // request.
+        let action: &'static str = if cmd.stopped {
+            "CreateInstance"
+        } else {
+            "RunInstances"
+        };
         if !cmd.dry_run {
-            if let Some(answer) = self.earlier_answer(caller, ACTION, cmd.idempotency.as_ref())? {
+            if let Some(answer) = self.earlier_answer(caller, action, cmd.idempotency.as_ref())? {
                 return Ok(answer);
             }
         }
@@ -723,6 +733,12 @@ impl Service {
         let zone_id = zone_in(self, &cmd.region, cmd.zone.as_deref())?;
         let now = self.now();
         let billed = billing(&cmd.billing, now, &RUN_BILLING_ROWS)?;
+        let launch = crate::launch::settle(&cmd.launch, cmd.billing.charge_type)?;
+        let (status, start_time) = if cmd.stopped {
+            (InstanceStatus::Stopped, None)
+        } else {
+            (InstanceStatus::Running, Some(now))
+        };
         let template = Instance {
             id: String::new(),
             account_id: caller.account_id,
@@ -735,9 +751,9 @@ impl Service {
             memory_mib: instance_type.memory_mib,
             image_id: cmd.image_id.clone(),
             charge_type: cmd.billing.charge_type,
-            status: InstanceStatus::Running,
+            status,
             creation_time: now,
-            start_time: Some(now),
+            start_time,
             auto_release_time: billed.auto_release_time,
             deletion_protection: cmd.deletion_protection,
             subscription: billed.subscription,
@@ -747,6 +763,7 @@ impl Service {
             vswitch_id: cmd.vswitch_id.clone(),
             dedicated_host_id: cmd.dedicated_host_id.clone(),
             stopped_charging: false,
+            launch,
         };
         let account = caller.account_id;
         self.write(caller, move |tx| {
@@ -767,7 +784,7 @@ impl Service {
             if cmd.dry_run {
                 return Err(DRY_RUN_OPERATION.err().into());
             }
-            once_per_token(tx, account, ACTION, cmd.idempotency.as_ref(), |tx| {
+            once_per_token(tx, account, action, cmd.idempotency.as_ref(), |tx| {
                 let mut ids = Vec::with_capacity(cmd.amount as usize);
                 for _ in 0..cmd.amount {
                     let mut instance = template.clone();

@@ -32,6 +32,7 @@ pub mod clock;
 mod creating;
 pub mod hosts;
 pub mod instances;
+pub mod launch;
 pub mod lifecycle;
 pub mod power;
 mod resource;

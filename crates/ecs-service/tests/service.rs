@@ -1138,6 +1138,8 @@ fn run(amount: u32, token: Option<(&str, &str)>) -> RunInstances {
             token: token.into(),
             fingerprint: fingerprint.into(),
         }),
+        launch: Default::default(),
+        stopped: false,
     }
 }
 

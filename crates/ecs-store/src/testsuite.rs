@@ -181,6 +181,7 @@ pub fn sample_instance(account_id: i64, id: &str) -> Instance {
         vswitch_id: "vsw-bp1".into(),
         dedicated_host_id: None,
         stopped_charging: false,
+        launch: Default::default(),
     }
 }
 

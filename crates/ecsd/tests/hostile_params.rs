@@ -251,6 +251,24 @@ fn written_seeds() -> Seeds {
             ],
         ),
         (
+            "CreateInstance",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+                ("InstanceType", "ecs.g7.large"),
+                ("InstanceName", "hostile"),
+                ("UserData", "ZWNobyBoZWxsbw=="),
+                ("SpotStrategy", "SpotWithPriceLimit"),
+                ("SpotPriceLimit", "0.5"),
+                ("SpotDuration", "1"),
+                ("ClientToken", "hostile-create"),
+            ],
+        ),
+        (
+            "DescribeUserData",
+            vec![("RegionId", "cn-hangzhou"), ("InstanceId", "i-test1")],
+        ),
+        (
             "DescribeZones",
             vec![
                 ("RegionId", "cn-hangzhou"),
@@ -700,4 +718,6 @@ hostile! {
     describe_instance_attribute_never_fails_on_hostile_parameters => "DescribeInstanceAttribute",
     renew_instance_never_fails_on_hostile_parameters => "RenewInstance",
     modify_instance_charge_type_never_fails_on_hostile_parameters => "ModifyInstanceChargeType",
+    create_instance_never_fails_on_hostile_parameters => "CreateInstance",
+    describe_user_data_never_fails_on_hostile_parameters => "DescribeUserData",
 }

@@ -249,6 +249,8 @@ const COVERED: &[&str] = &[
     "DescribeInstanceAttribute",
     "RenewInstance",
     "ModifyInstanceChargeType",
+    "CreateInstance",
+    "DescribeUserData",
 ];
 
 #[test]
@@ -1008,6 +1010,105 @@ async fn describe_instance_attribute_shows_one_instance() {
         "DescribeInstanceAttribute",
         "unknown-id",
         &[("InstanceId", "i-nosuchinstance")],
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn create_instance_creates_one_stopped_instance_with_its_settings() {
+    for server in each_format(
+        "CreateInstance",
+        "ok",
+        &[
+            ("RegionId", REGION),
+            ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+            ("InstanceType", "ecs.g7.large"),
+            ("InstanceName", "legacy"),
+            ("UserData", "ZWNobyBoZWxsbw=="),
+            ("SpotStrategy", "SpotWithPriceLimit"),
+            ("SpotPriceLimit", "0.25"),
+        ],
+        200,
+    )
+    .await
+    {
+        let listed = server
+            .call(
+                "DescribeInstances",
+                &[("RegionId", REGION), ("InstanceName", "legacy")],
+                Fmt::Json,
+            )
+            .await
+            .json();
+        let i = &listed["Instances"]["Instance"][0];
+        assert_eq!(
+            (
+                &i["Status"],
+                &i["SpotStrategy"],
+                &i["SpotPriceLimit"],
+                &i["SpotDuration"]
+            ),
+            (
+                &Value::from("Stopped"),
+                &Value::from("SpotWithPriceLimit"),
+                &Value::from(0.25),
+                &Value::from(1)
+            ),
+            "{listed}"
+        );
+        let id = i["InstanceId"].as_str().unwrap();
+        let data = server
+            .call(
+                "DescribeUserData",
+                &[("RegionId", REGION), ("InstanceId", id)],
+                Fmt::Json,
+            )
+            .await
+            .json();
+        assert_eq!(data["UserData"], "ZWNobyBoZWxsbw==", "{data}");
+    }
+    each_format(
+        "CreateInstance",
+        "spot-subscription",
+        &[
+            ("RegionId", REGION),
+            ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+            ("InstanceType", "ecs.g7.large"),
+            ("InstanceChargeType", "PrePaid"),
+            ("Period", "1"),
+            ("SpotStrategy", "SpotAsPriceGo"),
+        ],
+        400,
+    )
+    .await;
+    each_format(
+        "CreateInstance",
+        "bad-user-data",
+        &[
+            ("RegionId", REGION),
+            ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+            ("InstanceType", "ecs.g7.large"),
+            ("UserData", "not base64!"),
+        ],
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_user_data_shows_what_was_given() {
+    each_format(
+        "DescribeUserData",
+        "none",
+        &[("RegionId", REGION), ("InstanceId", "i-postpaid-running")],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeUserData",
+        "unknown-id",
+        &[("RegionId", REGION), ("InstanceId", "i-nosuchinstance")],
         404,
     )
     .await;

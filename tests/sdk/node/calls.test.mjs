@@ -37,6 +37,27 @@ for (const name of ['pop-core-GET', 'pop-core-POST', 'tea']) {
         { code: 'InvalidInstanceId.NotFound', status: 404 });
     });
 
+    test('CreateInstance, DescribeUserData and spot settings', async () => {
+      const userData = Buffer.from('#!/bin/sh\necho hi\n').toString('base64');
+      const created = await sdk().call('CreateInstance', {
+        RegionId: REGION, ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd', InstanceType: 'ecs.g7.large',
+        UserData: userData, SpotStrategy: 'SpotAsPriceGo',
+      });
+      const id = created.InstanceId;
+      const inst = await describe1(sdk(), id);
+      assert.deepEqual([inst.Status, inst.SpotStrategy, inst.SpotDuration], ['Stopped', 'SpotAsPriceGo', 1]);
+      await sdk().call('StartInstance', { InstanceId: id });
+      assert.equal((await describe1(sdk(), id)).Status, 'Running');
+      const got = await sdk().call('DescribeUserData', { RegionId: REGION, InstanceId: id });
+      assert.equal(got.UserData, userData);
+      await expectError(sdk().call('CreateInstance', {
+        RegionId: REGION, ImageId: 'aliyun_3_x64_20G_alibase_20240819.vhd', InstanceType: 'ecs.g7.large',
+        SpotStrategy: 'SpotWithPriceLimit',
+      }), { code: 'InvalidSpotPriceLimit', status: 400 });
+      await sdk().call('DeleteInstance', { InstanceId: id, Force: true });
+      assert.equal(await describe1(sdk(), id), null);
+    });
+
     test('RenewInstance and ModifyInstanceChargeType (seed 004)', async () => {
       await ctx.admin.setBalance(DEFAULT_AK, '100');
       const [pre] = await runPrepaid(sdk());

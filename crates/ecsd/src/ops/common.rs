@@ -240,3 +240,39 @@ pub fn optional_enum<T>(
         Some(raw) => parse(raw).map(Some).ok_or_else(|| invalid.err()),
     }
 }
+
+/// `UserData` (base64, at most 32 KiB decoded) and the spot parameters `SpotStrategy`,
+/// `SpotPriceLimit`, `SpotDuration` of a creating call, read as sent; the service applies the
+/// spot rules.
+pub fn launch_request(ctx: &OpCtx) -> Result<ecs_service::launch::LaunchRequest, ApiError> {
+    use base64::Engine as _;
+    use ecs_service::launch::{
+        LaunchRequest, INVALID_SPOT_STRATEGY, INVALID_USER_DATA, MAX_USER_DATA_BYTES,
+        USER_DATA_TOO_BIG,
+    };
+    let user_data = match ctx.params.non_empty("UserData") {
+        None => None,
+        Some(raw) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .map_err(|_| INVALID_USER_DATA.err())?;
+            if decoded.len() > MAX_USER_DATA_BYTES {
+                return Err(USER_DATA_TOO_BIG.err());
+            }
+            Some(raw.to_string())
+        }
+    };
+    let spot_strategy = optional_enum(
+        ctx,
+        "SpotStrategy",
+        ecs_domain::model::SpotStrategy::parse,
+        INVALID_SPOT_STRATEGY,
+    )?
+    .unwrap_or_default();
+    Ok(LaunchRequest {
+        user_data,
+        spot_strategy,
+        spot_price_limit: ctx.params.non_empty("SpotPriceLimit").map(str::to_string),
+        spot_duration: ctx.params.int("SpotDuration")?,
+    })
+}

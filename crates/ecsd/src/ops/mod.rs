@@ -17,6 +17,7 @@ mod common;
 mod views;
 
 mod allocate_dedicated_hosts;
+mod create_instance;
 mod delete_instance;
 mod delete_instances;
 mod describe_dedicated_hosts;
@@ -27,6 +28,7 @@ mod describe_instance_status;
 mod describe_instance_types;
 mod describe_instances;
 mod describe_regions;
+mod describe_user_data;
 mod describe_zones;
 mod modify_dedicated_host_auto_release_time;
 mod modify_instance_attribute;
@@ -130,6 +132,8 @@ pub const OPERATIONS: &[Operation] = &[
     describe_instance_attribute::OP,
     renew_instance::OP,
     modify_instance_charge_type::OP,
+    create_instance::OP,
+    describe_user_data::OP,
 ];
 
 pub fn find(action: &str) -> Option<&'static Operation> {
