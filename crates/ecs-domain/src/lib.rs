@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod money;
 pub mod rules;
+pub mod spot;
 pub mod time;
 
 pub use error::{ApiError, ErrorCode};

@@ -175,6 +175,9 @@ pub struct LaunchSettings {
     /// `SpotDuration`: hours of protection from interruption after creation (0 or 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spot_duration: Option<u32>,
+    /// Set when the spot instance was interrupted: it is released at this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interruption_release_time: Option<DateTime<Utc>>,
 }
 
 impl LaunchSettings {

@@ -79,6 +79,7 @@ pub(crate) fn settle(req: &LaunchRequest, charge: ChargeType) -> Result<LaunchSe
         spot_strategy: spot,
         spot_price_limit,
         spot_duration,
+        interruption_release_time: None,
     })
 }
 

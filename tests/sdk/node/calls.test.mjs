@@ -81,3 +81,16 @@ for (const name of ['pop-core-GET', 'pop-core-POST', 'tea']) {
     });
   });
 }
+
+test('an interrupted spot instance is locked recycling and released after five minutes', async () => {
+  const sdk = ctx.sdks.tea;
+  const [id] = await runInstances(sdk, { SpotStrategy: 'SpotWithPriceLimit', SpotPriceLimit: 0.5 });
+  const got = await ctx.admin.request('POST', `/admin/accounts/${DEFAULT_AK}/instances/${id}/interrupt`);
+  assert.equal(got.lock_reason, 'recycling');
+  const inst = await describe1(sdk, id);
+  assert.deepEqual(inst.OperationLocks.LockReason.map((l) => l.LockReason), ['recycling']);
+  await ctx.admin.advance(4 * 60);
+  assert.notEqual(await describe1(sdk, id), null);
+  await ctx.admin.advance(60);
+  assert.equal(await describe1(sdk, id), null);
+});

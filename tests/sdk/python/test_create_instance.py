@@ -139,3 +139,40 @@ def test_create_instance_and_describe_user_data_in_xml(server, sdk):
     iid = root.findtext("InstanceId")
     status, _, body = signed_get(server, "DescribeUserData", {"RegionId": REGION, "InstanceId": iid}, "XML")
     assert status == 200 and ET.fromstring(body).findtext("UserData") == USER_DATA, body[:300]
+
+
+# -- Spot interruption, through the admin API (seed 004)
+
+
+def interrupt(admin, iid, expect_ok=True):
+    return admin.request("POST", f"/admin/accounts/{DEFAULT_AK}/instances/{iid}/interrupt", expect_ok=expect_ok)
+
+
+def test_interrupted_spot_instance_is_locked_then_released_after_the_notice(sdk, admin):
+    iid = run_instances(sdk, SpotStrategy="SpotAsPriceGo")[0]
+    got = interrupt(admin, iid)
+    release_at = parse_minute(got["release_time"][:16] + "Z")
+    assert got["lock_reason"] == "recycling", got
+    inst = describe(sdk, iid)
+    assert lock_reasons(inst) == ["recycling"], inst
+    locked = sdk.call("DescribeInstances", RegionId=REGION, LockReason="recycling")
+    assert [i["InstanceId"] for i in locked["Instances"]["Instance"]] == [iid], locked
+    notice = [e for e in admin.all_events() if e.get("resource_id") == iid]
+    assert [(e["action"], e["outcome"]) for e in notice] == [("Instance:PreemptibleInstanceInterruption", "recycling")]
+    assert interrupt(admin, iid, expect_ok=False)[0] == 409, "interrupted twice"
+    admin.advance(4 * 60)
+    assert describe(sdk, iid) is not None, "released before the five-minute notice ended"
+    admin.advance(60)
+    assert describe(sdk, iid) is None, "not released when the notice ended"
+    assert release_at <= admin.now()
+    released = [e for e in admin.all_events() if e.get("resource_id") == iid and e["action"] == "SpotInterruption"]
+    assert [e["outcome"] for e in released] == ["released"], released
+
+
+def test_only_spot_instances_of_the_key_account_can_be_interrupted(sdk, admin):
+    plain = run_instances(sdk)[0]
+    assert interrupt(admin, plain, expect_ok=False)[0] == 409
+    assert interrupt(admin, "i-doesnotexist0000", expect_ok=False)[0] == 404
+    status, _ = admin.request("POST", f"/admin/accounts/LTAInosuchkey/instances/{plain}/interrupt", expect_ok=False)
+    assert status == 404
+    assert lock_reasons(describe(sdk, plain)) == []

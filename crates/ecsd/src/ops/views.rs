@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 fn lock_msg(reason: &str) -> &'static str {
     match reason {
         "financial" => "The specified instance is locked because it expired or your account has overdue payments.",
+        "recycling" => "The spot instance is interrupted and will be released.",
         _ => "",
     }
 }
