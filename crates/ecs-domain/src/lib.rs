@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod charging;
+pub mod disk;
 pub mod error;
 pub mod lifecycle;
 pub mod model;

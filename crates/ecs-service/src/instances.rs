@@ -224,6 +224,26 @@ pub(crate) fn release(
     now: DateTime<Utc>,
 ) -> TxResult<()> {
     tx.delete_instance(instance.account_id, &instance.id)?;
+    // Its disks in the same transaction: those deleted with it go, the others are detached.
+    let fate =
+        ecs_domain::disk::on_release(tx.disks(instance.account_id, None, Some(&instance.id))?);
+    for id in &fate.released {
+        tx.delete_disk(instance.account_id, id)?;
+    }
+    for disk in &fate.detached {
+        tx.put_disk(disk)?;
+    }
+    let mut detail = match &instance.dedicated_host_id {
+        Some(host) => json!({
+            "InstanceChargeType": instance.charge_type.as_str(),
+            "DedicatedHostId": host,
+        }),
+        None => json!({"InstanceChargeType": instance.charge_type.as_str()}),
+    };
+    if !fate.released.is_empty() || !fate.detached.is_empty() {
+        detail["ReleasedDisks"] = json!(fate.released);
+        detail["DetachedDisks"] = json!(fate.detached.iter().map(|d| &d.id).collect::<Vec<_>>());
+    }
     tx.append_event(&NewEvent {
         account_id: instance.account_id,
         resource: ResourceKind::Instance,
@@ -232,13 +252,7 @@ pub(crate) fn release(
         scheduled_at,
         happened_at: now,
         outcome: "released".into(),
-        detail: match &instance.dedicated_host_id {
-            Some(host) => json!({
-                "InstanceChargeType": instance.charge_type.as_str(),
-                "DedicatedHostId": host,
-            }),
-            None => json!({"InstanceChargeType": instance.charge_type.as_str()}),
-        },
+        detail,
     })?;
     Ok(())
 }
@@ -727,13 +741,22 @@ impl Service {
             .instance_type(&cmd.instance_type)
             .ok_or_else(|| INVALID_INSTANCE_TYPE.err())?
             .clone();
-        self.catalog
+        let image = self
+            .catalog
             .image(&cmd.image_id)
-            .ok_or_else(|| INVALID_IMAGE_ID.err())?;
+            .ok_or_else(|| INVALID_IMAGE_ID.err())?
+            .clone();
         let zone_id = zone_in(self, &cmd.region, cmd.zone.as_deref())?;
         let now = self.now();
         let billed = billing(&cmd.billing, now, &RUN_BILLING_ROWS)?;
         let launch = crate::launch::settle(&cmd.launch, cmd.billing.charge_type)?;
+        let disks = crate::launch::plan_disks(
+            &cmd.launch,
+            &image,
+            &cmd.region,
+            cmd.billing.charge_type,
+            now,
+        )?;
         let (status, start_time) = if cmd.stopped {
             (InstanceStatus::Stopped, None)
         } else {
@@ -793,6 +816,15 @@ impl Service {
                         instance.name = instance.id.clone();
                     }
                     tx.put_instance(&instance)?;
+                    // Its system disk and data disks, attached, in the instance's zone.
+                    for planned in std::iter::once(&disks.system).chain(&disks.data) {
+                        let mut disk = planned.clone();
+                        disk.id = new_resource_id("d");
+                        disk.account_id = instance.account_id;
+                        disk.zone_id = instance.zone_id.clone();
+                        disk.instance_id = Some(instance.id.clone());
+                        tx.put_disk(&disk)?;
+                    }
                     ids.push(instance.id);
                 }
                 Ok(CreatedInstances {

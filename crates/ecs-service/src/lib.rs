@@ -30,6 +30,7 @@ pub mod admin;
 pub mod charging;
 pub mod clock;
 mod creating;
+pub mod disks;
 pub mod hosts;
 pub mod instances;
 pub mod launch;

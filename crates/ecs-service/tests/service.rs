@@ -857,6 +857,97 @@ async fn changing_charge_type_is_all_or_none() {
     );
 }
 
+#[tokio::test]
+async fn instances_get_disks_and_release_takes_or_detaches_them_in_one_transaction() {
+    use ecs_service::disks::DiskQuery;
+    use ecs_service::launch::{DiskRequest, LaunchRequest};
+    let w = world();
+    let data = |size: i64, keep: bool| DiskRequest {
+        size: Some(size),
+        delete_with_instance: Some(!keep),
+        ..DiskRequest::default()
+    };
+    let created = w
+        .service
+        .run_instances(
+            &w.caller(),
+            RunInstances {
+                launch: LaunchRequest {
+                    data_disks: vec![data(100, true), data(50, false)],
+                    ..LaunchRequest::default()
+                },
+                ..run(1, None)
+            },
+        )
+        .await
+        .unwrap();
+    let id = created.instance_id_sets.instance_id_set[0].clone();
+    let query = |instance: Option<String>| DiskQuery {
+        region: REGION.into(),
+        instance_id: instance,
+        ..DiskQuery::default()
+    };
+    let (total, disks) = w
+        .service
+        .list_disks(&w.caller(), query(Some(id.clone())), 1, 100)
+        .unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(
+        disks
+            .iter()
+            .map(|d| (d.disk_type.as_str(), d.size_gib, d.status()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("system", 40, "In_use"),
+            ("data", 100, "In_use"),
+            ("data", 50, "In_use")
+        ]
+    );
+    let kept = disks[1].id.clone();
+    w.service
+        .release_instance(&w.caller(), release_one(&id, true))
+        .await
+        .unwrap();
+    let (total, left) = w
+        .service
+        .list_disks(&w.caller(), query(None), 1, 100)
+        .unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(
+        (
+            left[0].id.as_str(),
+            left[0].status(),
+            left[0].instance_id.as_deref()
+        ),
+        (kept.as_str(), "Available", None)
+    );
+    // The other account sees none of them.
+    let theirs = w
+        .service
+        .list_disks(&Caller::account(w.other_account), query(None), 1, 100)
+        .unwrap();
+    assert_eq!(theirs.0, 0);
+    // A system disk smaller than the image is refused before anything is made.
+    assert_row(
+        w.service
+            .run_instances(
+                &w.caller(),
+                RunInstances {
+                    launch: LaunchRequest {
+                        system_disk: DiskRequest {
+                            size: Some(19),
+                            ..DiskRequest::default()
+                        },
+                        ..LaunchRequest::default()
+                    },
+                    ..run(1, None)
+                },
+            )
+            .await,
+        &ecs_service::launch::INVALID_SYSTEM_DISK_SIZE,
+    );
+}
+
 fn reboot(id: &str) -> RebootInstance {
     RebootInstance {
         id: id.into(),

@@ -12,7 +12,7 @@ use crate::db_error;
 use ecs_store::{StoreError, StoreResult};
 
 /// Entry `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The first schema.
 ///
@@ -122,6 +122,20 @@ CREATE INDEX nonces_by_time ON nonces (seen_at);
 ";
 
 /// The schema version this build writes.
+/// Disks (issue 14), as in the SQLite engine: whole as JSON, with their lookup columns.
+const V2: &str = "
+CREATE TABLE disks (
+    seq         BIGSERIAL PRIMARY KEY,
+    id          TEXT NOT NULL UNIQUE,
+    account_id  BIGINT NOT NULL,
+    region_id   TEXT NOT NULL,
+    instance_id TEXT,
+    data        TEXT NOT NULL
+);
+CREATE INDEX disks_by_account ON disks (account_id, region_id, seq);
+CREATE INDEX disks_by_instance ON disks (instance_id) WHERE instance_id IS NOT NULL;
+";
+
 pub(crate) const CURRENT_VERSION: i32 = MIGRATIONS.len() as i32;
 
 /// The advisory lock's first key: "ecsd" in ASCII, so it is recognisable in `pg_locks`.

@@ -137,6 +137,21 @@ fn written_seeds() -> Seeds {
             ],
         ),
         (
+            "RunInstances",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+                ("InstanceType", "ecs.g7.large"),
+                ("UserData", "ZWNobyBoZWxsbw=="),
+                ("SpotStrategy", "SpotAsPriceGo"),
+                ("SystemDisk.Category", "cloud_essd"),
+                ("SystemDisk.Size", "40"),
+                ("DataDisk.1.Size", "100"),
+                ("DataDisk.1.Category", "cloud_ssd"),
+                ("DataDisk.1.DeleteWithInstance", "false"),
+            ],
+        ),
+        (
             "DeleteInstances",
             vec![
                 ("RegionId", "cn-hangzhou"),
@@ -267,6 +282,21 @@ fn written_seeds() -> Seeds {
         (
             "DescribeUserData",
             vec![("RegionId", "cn-hangzhou"), ("InstanceId", "i-test1")],
+        ),
+        (
+            "DescribeDisks",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("ZoneId", "cn-hangzhou-i"),
+                ("DiskIds", r#"["d-1","d-2"]"#),
+                ("InstanceId", "i-test1"),
+                ("DiskType", "all"),
+                ("Category", "cloud_essd"),
+                ("Status", "In_use"),
+                ("DeleteWithInstance", "true"),
+                ("PageNumber", "1"),
+                ("PageSize", "10"),
+            ],
         ),
         (
             "DescribeZones",
@@ -720,4 +750,5 @@ hostile! {
     modify_instance_charge_type_never_fails_on_hostile_parameters => "ModifyInstanceChargeType",
     create_instance_never_fails_on_hostile_parameters => "CreateInstance",
     describe_user_data_never_fails_on_hostile_parameters => "DescribeUserData",
+    describe_disks_never_fails_on_hostile_parameters => "DescribeDisks",
 }

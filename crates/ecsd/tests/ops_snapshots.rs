@@ -89,7 +89,7 @@ impl Redactor {
     fn new() -> Redactor {
         Redactor {
             ids: HashMap::new(),
-            id_pattern: Regex::new(r"\b(i|dh)-[a-z0-9]{20}\b").unwrap(),
+            id_pattern: Regex::new(r"\b(i|dh|d)-[a-z0-9]{20}\b").unwrap(),
             time_pattern: Regex::new(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?Z").unwrap(),
         }
     }
@@ -251,6 +251,7 @@ const COVERED: &[&str] = &[
     "ModifyInstanceChargeType",
     "CreateInstance",
     "DescribeUserData",
+    "DescribeDisks",
 ];
 
 #[test]
@@ -1110,6 +1111,86 @@ async fn describe_user_data_shows_what_was_given() {
         "unknown-id",
         &[("RegionId", REGION), ("InstanceId", "i-nosuchinstance")],
         404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_disks_lists_the_disks_of_instances_and_what_release_leaves() {
+    for fmt in FORMATS {
+        let server = seeded();
+        let run = server
+            .call(
+                "RunInstances",
+                &[
+                    ("RegionId", REGION),
+                    ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+                    ("InstanceType", "ecs.g7.large"),
+                    ("SystemDisk.Category", "cloud_ssd"),
+                    ("SystemDisk.Size", "60"),
+                    ("DataDisk.1.Size", "100"),
+                    ("DataDisk.1.DiskName", "kept"),
+                    ("DataDisk.1.DeleteWithInstance", "false"),
+                    ("DataDisk.2.Size", "50"),
+                    ("DataDisk.2.Category", "cloud_efficiency"),
+                ],
+                Fmt::Json,
+            )
+            .await
+            .json();
+        let id = run["InstanceIdSets"]["InstanceIdSet"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let reply = server
+            .call(
+                "DescribeDisks",
+                &[("RegionId", REGION), ("InstanceId", &id)],
+                fmt,
+            )
+            .await;
+        snap(
+            &format!("DescribeDisks-of-instance-{}", fmt_name(fmt)),
+            &reply,
+            200,
+        );
+        let deleted = server
+            .call(
+                "DeleteInstance",
+                &[("InstanceId", &id), ("Force", "true")],
+                Fmt::Json,
+            )
+            .await;
+        assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+        let reply = server
+            .call("DescribeDisks", &[("RegionId", REGION)], fmt)
+            .await;
+        snap(
+            &format!("DescribeDisks-after-release-{}", fmt_name(fmt)),
+            &reply,
+            200,
+        );
+    }
+    each_format(
+        "DescribeDisks",
+        "bad-disk-type",
+        &[("RegionId", REGION), ("DiskType", "floppy")],
+        400,
+    )
+    .await;
+    each_format(
+        "RunInstances",
+        "system-disk-too-small",
+        &[
+            ("RegionId", REGION),
+            (
+                "ImageId",
+                "win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd",
+            ),
+            ("InstanceType", "ecs.g7.large"),
+            ("SystemDisk.Size", "30"),
+        ],
+        400,
     )
     .await;
 }

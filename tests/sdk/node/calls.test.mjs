@@ -94,3 +94,20 @@ test('an interrupted spot instance is locked recycling and released after five m
   await ctx.admin.advance(60);
   assert.equal(await describe1(sdk, id), null);
 });
+
+for (const name of ['pop-core-GET', 'pop-core-POST', 'tea']) {
+  test(`${name}: disks are listed and a kept data disk outlives its instance`, async () => {
+    const sdk = ctx.sdks[name];
+    const Ecs = (await import('node:module')).createRequire(import.meta.url)('@alicloud/ecs20140526');
+    const data = name === 'tea'
+      ? { DataDisk: [new Ecs.RunInstancesRequestDataDisk({ size: 100, deleteWithInstance: false })] }
+      : { 'DataDisk.1.Size': 100, 'DataDisk.1.DeleteWithInstance': false };
+    const [id] = await runInstances(sdk, data);
+    const list = async (p = {}) => (await sdk.call('DescribeDisks', { RegionId: REGION, ...p })).Disks.Disk;
+    const mine = await list({ InstanceId: id });
+    assert.deepEqual(mine.map((d) => [d.Type, d.Size, d.Status]), [['system', 40, 'In_use'], ['data', 100, 'In_use']]);
+    await sdk.call('DeleteInstance', { InstanceId: id, Force: true });
+    const left = await list();
+    assert.deepEqual(left.map((d) => [d.DiskId, d.Status, d.InstanceId]), [[mine[1].DiskId, 'Available', '']]);
+  });
+}

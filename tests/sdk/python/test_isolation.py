@@ -138,7 +138,7 @@ def refusal_cases(ids: dict, later: str) -> list[tuple[str, dict, str, int]]:
 LISTING_OPERATIONS = {"DescribeInstances", "DescribeDedicatedHosts", "DescribeInstanceAutoRenewAttribute",
                       "DescribeRegions", "RunInstances", "AllocateDedicatedHosts", "DeleteInstances",
                       "DescribeInstanceStatus", "CreateInstance", "DescribeZones", "DescribeInstanceTypes",
-                      "DescribeImages"}
+                      "DescribeImages", "DescribeDisks"}
 
 
 def test_every_served_operation_has_an_isolation_case():
@@ -219,6 +219,8 @@ def test_b_cannot_touch_or_see_a_resources(accounts, sdk_name):
         "DescribeInstanceStatus": b.call("DescribeInstanceStatus", RegionId=REGION, PageSize=50),
         "DescribeInstanceStatus(A ids)": b.call("DescribeInstanceStatus", RegionId=REGION,
                                                 InstanceId=[ids["post"], ids["pre"]]),
+        "DescribeDisks": b.call("DescribeDisks", RegionId=REGION, PageSize=100),
+        "DescribeDisks(A instance)": b.call("DescribeDisks", RegionId=REGION, InstanceId=ids["post"]),
         "CreateInstance": b.call("CreateInstance", RegionId=REGION, ImageId=IMAGE, InstanceType="ecs.g7.large",
                                  ClientToken=f"a-run-{tag}"),
     }
@@ -227,6 +229,7 @@ def test_b_cannot_touch_or_see_a_resources(accounts, sdk_name):
         assert not leaked, f"B's {what} shows A's {leaked}: {resp!r}"
     assert instances_of(views["DescribeInstances(A ids)"]) == [] and int(views["DescribeInstances(A ids)"]["TotalCount"]) == 0
     assert views["DescribeInstanceStatus(A ids)"]["InstanceStatuses"]["InstanceStatus"] == []
+    assert views["DescribeDisks(A instance)"]["Disks"]["Disk"] == []
     assert instances_of(views["DescribeInstances(A host)"]) == []
     assert hosts_of(views["DescribeDedicatedHosts(A id)"]) == []
     # B's own resources are there (the listings work, they are not empty by accident)

@@ -21,6 +21,7 @@ mod create_instance;
 mod delete_instance;
 mod delete_instances;
 mod describe_dedicated_hosts;
+mod describe_disks;
 mod describe_images;
 mod describe_instance_attribute;
 mod describe_instance_auto_renew_attribute;
@@ -134,6 +135,7 @@ pub const OPERATIONS: &[Operation] = &[
     modify_instance_charge_type::OP,
     create_instance::OP,
     describe_user_data::OP,
+    describe_disks::OP,
 ];
 
 pub fn find(action: &str) -> Option<&'static Operation> {
