@@ -149,7 +149,8 @@ pub fn to_subscription(
     balance: Money,
     now: DateTime<Utc>,
 ) -> Result<Payment, ChargeRefusal> {
-    if instance.charge_type != ChargeType::PostPaid {
+    // A spot instance is pay-as-you-go by nature: it has no subscription form.
+    if instance.charge_type != ChargeType::PostPaid || instance.launch.is_spot() {
         return Err(ChargeRefusal::ChargeType);
     }
     check_convertible(instance)?;
@@ -320,6 +321,20 @@ mod tests {
         assert_eq!(
             (i.charge_type, i.auto_release_time, i.subscription.is_some()),
             (ChargeType::PrePaid, None, true)
+        );
+        let mut spot = instance(ChargeType::PostPaid);
+        spot.launch.spot_strategy = crate::model::SpotStrategy::SpotAsPriceGo;
+        assert_eq!(
+            to_subscription(
+                &mut spot,
+                1,
+                PeriodUnit::Month,
+                RenewalSettings::default(),
+                money("1"),
+                money("100"),
+                now(),
+            ),
+            Err(ChargeRefusal::ChargeType)
         );
         let mut locked = instance(ChargeType::PrePaid);
         let at = locked.subscription.as_ref().unwrap().expired_time;

@@ -82,6 +82,13 @@ def test_spot_instances_are_shown_and_released_like_pay_as_you_go(sdk, admin):
     assert (b["SpotStrategy"], b["SpotDuration"], b["InstanceChargeType"]) == ("SpotAsPriceGo", 0, "PostPaid"), b
     plain = describe(sdk, run_instances(sdk)[0])
     assert plain["SpotStrategy"] == "NoSpot", plain
+    # A spot instance has no subscription form.
+    admin.set_balance(DEFAULT_AK, "1000")
+    expect_error(sdk.call, "ModifyInstanceChargeType", RegionId=REGION, InstanceIds=json.dumps([market]),
+                 Period=1, code="ChargeTypeViolation", status=403)
+    # Spelling out the default strategy is the same ClientToken request.
+    first = run_instances(sdk, ClientToken="spot-default-token")
+    assert run_instances(sdk, ClientToken="spot-default-token", SpotStrategy="NoSpot") == first
     sdk.call("DeleteInstance", InstanceId=limited, Force=True)
     assert describe(sdk, limited) is None
     release = admin.now() + timedelta(hours=1)

@@ -137,6 +137,7 @@ const DEFAULT_VALUES: &[(&str, &str)] = &[
     ("AutoRenew", "false"),
     ("Force", "false"),
     ("TerminateSubscription", "false"),
+    ("SpotStrategy", "NoSpot"),
 ];
 
 /// What makes two calls "the same request" for ClientToken idempotency: their parameters as
