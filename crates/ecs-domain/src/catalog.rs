@@ -1,5 +1,5 @@
 //! What can be created, where, and what it costs: instance types, dedicated host types,
-//! regions and zones. Built in, and replaceable or extendable by a JSON config file.
+//! public images, regions and zones. Built in, and replaceable or extendable by a JSON config file.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,43 @@ pub struct HostType {
     pub monthly_price: Money,
 }
 
+/// A public image instances can be created from (DescribeImages, RunInstances' `ImageId`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    pub id: String,
+    /// The operating system's name as DescribeImages shows it (`OSName`).
+    pub os_name: String,
+    /// `OSNameEn`; the `os_name` when a config leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_name_en: Option<String>,
+    /// `linux` or `windows`.
+    pub os_type: String,
+    /// The distribution (`Aliyun`, `Ubuntu`, `CentOS`, `Debian`, `Windows Server 2022`, ...).
+    pub platform: String,
+    /// `x86_64` or `arm64`.
+    pub architecture: String,
+    /// The system disk size the image needs, in GiB (the smallest system disk it fits on).
+    pub size_gib: u32,
+}
+
+impl Image {
+    /// Windows images need a larger system disk and take no `UserData` script as Linux does.
+    pub fn is_windows(&self) -> bool {
+        self.os_type == "windows"
+    }
+}
+
+impl InstanceType {
+    /// The family an instance type belongs to: `ecs.g7.large` is in `ecs.g7`. A config type
+    /// without a size part is its own family.
+    pub fn family(&self) -> &str {
+        match self.id.rsplit_once('.') {
+            Some((family, _)) if family.contains('.') => family,
+            _ => &self.id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Region {
     pub id: String,
@@ -35,6 +72,8 @@ pub struct Catalog {
     pub regions: Vec<Region>,
     pub instance_types: Vec<InstanceType>,
     pub host_types: Vec<HostType>,
+    #[serde(default)]
+    pub images: Vec<Image>,
 }
 
 /// A config file's view of the catalog: every list is optional. `regions` replaces the built-in
@@ -47,6 +86,9 @@ pub struct CatalogOverrides {
     pub instance_types: Vec<InstanceType>,
     #[serde(default)]
     pub host_types: Vec<HostType>,
+    /// Public images: extend (or override by id) the built-in ones.
+    #[serde(default)]
+    pub images: Vec<Image>,
 }
 
 impl Catalog {
@@ -60,6 +102,10 @@ impl Catalog {
 
     pub fn host_type(&self, id: &str) -> Option<&HostType> {
         self.host_types.iter().find(|t| t.id == id)
+    }
+
+    pub fn image(&self, id: &str) -> Option<&Image> {
+        self.images.iter().find(|i| i.id == id)
     }
 
     /// What a config could make wrong and nothing would report until a call trips on it: an
@@ -84,6 +130,18 @@ impl Catalog {
                 return Err(format!(
                     "instance type {:?}: needs an id, cpu and memory_mib above 0",
                     t.id
+                ));
+            }
+        }
+        let mut image_ids = std::collections::HashSet::new();
+        for i in &self.images {
+            if i.id.trim().is_empty() || !image_ids.insert(i.id.as_str()) {
+                return Err(format!("images: empty or repeated image id {:?}", i.id));
+            }
+            if !["linux", "windows"].contains(&i.os_type.as_str()) || i.size_gib == 0 {
+                return Err(format!(
+                    "image {}: os_type must be \"linux\" or \"windows\" and size_gib above 0",
+                    i.id
                 ));
             }
         }
@@ -113,6 +171,10 @@ impl Catalog {
         for t in overrides.host_types {
             self.host_types.retain(|old| old.id != t.id);
             self.host_types.push(t);
+        }
+        for i in overrides.images {
+            self.images.retain(|old| old.id != i.id);
+            self.images.push(i);
         }
         self
     }
@@ -235,10 +297,85 @@ impl Catalog {
             host("ddh.c6", "4800"),
             host("ddh.r7", "8000"),
         ];
+        // Public images of the common distributions, named as ECS names its system images.
+        let image = |id: &str, os_name: &str, platform: &str, arch: &str, size_gib: u32| Image {
+            id: id.into(),
+            os_name: os_name.into(),
+            os_name_en: Some(
+                os_name
+                    .replace(" 64位 ARM版", " 64 bit ARM Edition")
+                    .replace(
+                        " 数据中心版 64位英文版",
+                        " Datacenter Edition 64-bit English",
+                    )
+                    .replace(" 64位", " 64 bit"),
+            ),
+            os_type: if platform.starts_with("Windows") {
+                "windows"
+            } else {
+                "linux"
+            }
+            .into(),
+            platform: platform.into(),
+            architecture: arch.into(),
+            size_gib,
+        };
+        let images = vec![
+            image(
+                "aliyun_3_x64_20G_alibase_20240819.vhd",
+                "Alibaba Cloud Linux  3.2104 LTS 64位",
+                "Aliyun",
+                "x86_64",
+                20,
+            ),
+            image(
+                "aliyun_3_arm64_20G_alibase_20240819.vhd",
+                "Alibaba Cloud Linux  3.2104 LTS 64位 ARM版",
+                "Aliyun",
+                "arm64",
+                20,
+            ),
+            image(
+                "ubuntu_22_04_x64_20G_alibase_20240101.vhd",
+                "Ubuntu  22.04 64位",
+                "Ubuntu",
+                "x86_64",
+                20,
+            ),
+            image(
+                "ubuntu_24_04_x64_20G_alibase_20240812.vhd",
+                "Ubuntu  24.04 64位",
+                "Ubuntu",
+                "x86_64",
+                20,
+            ),
+            image(
+                "centos_7_9_x64_20G_alibase_20240628.vhd",
+                "CentOS  7.9 64位",
+                "CentOS",
+                "x86_64",
+                20,
+            ),
+            image(
+                "debian_12_6_x64_20G_alibase_20240823.vhd",
+                "Debian  12.6 64位",
+                "Debian",
+                "x86_64",
+                20,
+            ),
+            image(
+                "win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd",
+                "Windows Server  2022 数据中心版 64位英文版",
+                "Windows Server 2022",
+                "x86_64",
+                40,
+            ),
+        ];
         Catalog {
             regions,
             instance_types,
             host_types,
+            images,
         }
     }
 }
@@ -290,6 +427,44 @@ mod tests {
     }
 
     #[test]
+    fn images_are_built_in_and_extended_by_the_config() {
+        let c = Catalog::builtin();
+        let alinux = c.image("aliyun_3_x64_20G_alibase_20240819.vhd").unwrap();
+        assert_eq!((alinux.os_type.as_str(), alinux.size_gib), ("linux", 20));
+        let win = c
+            .image("win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd")
+            .unwrap();
+        assert!(win.is_windows());
+        assert!(c.image("m-doesnotexist").is_none());
+        let o: CatalogOverrides = serde_json::from_str(
+            r#"{"images":[{"id":"m-lab","os_name":"Lab OS","os_type":"linux","platform":"Lab",
+                "architecture":"x86_64","size_gib":8}]}"#,
+        )
+        .unwrap();
+        let c = c.apply(o);
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!(c.image("m-lab").unwrap().size_gib, 8);
+        assert!(c.image("aliyun_3_x64_20G_alibase_20240819.vhd").is_some());
+    }
+
+    #[test]
+    fn instance_type_families() {
+        let c = Catalog::builtin();
+        assert_eq!(c.instance_type("ecs.g7.large").unwrap().family(), "ecs.g7");
+        assert_eq!(
+            c.instance_type("ecs.r6.16xlarge").unwrap().family(),
+            "ecs.r6"
+        );
+        let lone = InstanceType {
+            id: "tiny".into(),
+            cpu: 1,
+            memory_mib: 512,
+            monthly_price: Money::ZERO,
+        };
+        assert_eq!(lone.family(), "tiny");
+    }
+
+    #[test]
     fn check_refuses_what_no_call_could_use() {
         assert_eq!(Catalog::builtin().check(), Ok(()));
         let with = |json: &str| {
@@ -305,6 +480,15 @@ mod tests {
         )
         .is_err());
         assert!(with(r#"{"host_types":[{"id":"","monthly_price":"1"}]}"#).is_err());
+        let img = |id: &str, os: &str, size: u32| {
+            format!(
+                r#"{{"images":[{{"id":"{id}","os_name":"x","os_type":"{os}","platform":"x","architecture":"x86_64","size_gib":{size}}}]}}"#
+            )
+        };
+        assert!(with(&img("", "linux", 20)).is_err());
+        assert!(with(&img("m-1", "beos", 20)).is_err());
+        assert!(with(&img("m-1", "linux", 0)).is_err());
+        assert_eq!(with(&img("m-1", "windows", 40)), Ok(()));
         assert!(with(
             r#"{"instance_types":[{"id":"x","cpu":0,"memory_mib":512,"monthly_price":"1"}]}"#
         )

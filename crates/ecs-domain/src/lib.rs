@@ -2,11 +2,14 @@
 //! the current time is always passed in.
 
 pub mod catalog;
+pub mod charging;
+pub mod disk;
 pub mod error;
 pub mod lifecycle;
 pub mod model;
 pub mod money;
 pub mod rules;
+pub mod spot;
 pub mod time;
 
 pub use error::{ApiError, ErrorCode};

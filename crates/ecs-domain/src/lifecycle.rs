@@ -30,6 +30,8 @@ pub enum ActionKind {
     Expire,
     /// Expired subscription still unpaid after the grace period: release.
     ExpiryRelease,
+    /// An interrupted spot instance at the end of its notice period: release.
+    SpotInterruption,
 }
 
 impl ActionKind {
@@ -39,6 +41,7 @@ impl ActionKind {
             ActionKind::RenewalAttempt => "RenewalAttempt",
             ActionKind::Expire => "Expire",
             ActionKind::ExpiryRelease => "ExpiryRelease",
+            ActionKind::SpotInterruption => "SpotInterruption",
         }
     }
 
@@ -48,6 +51,7 @@ impl ActionKind {
             ActionKind::RenewalAttempt,
             ActionKind::Expire,
             ActionKind::ExpiryRelease,
+            ActionKind::SpotInterruption,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -92,7 +96,14 @@ impl Outcome {
 
 /// The scheduled actions of an instance, given its current fields.
 pub fn instance_due(instance: &Instance) -> Vec<Due> {
-    billed_due(instance.auto_release_time, instance.subscription.as_ref())
+    let mut due = billed_due(instance.auto_release_time, instance.subscription.as_ref());
+    if let Some(at) = instance.launch.interruption_release_time {
+        due.push(Due {
+            kind: ActionKind::SpotInterruption,
+            at,
+        });
+    }
+    due
 }
 
 /// The scheduled actions of a dedicated host.

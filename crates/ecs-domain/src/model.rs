@@ -154,6 +154,74 @@ pub struct Instance {
     /// Absent from rows written before it existed, and from the JSON when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped_charging: bool,
+    /// User data and spot settings, as created (issue 14). Absent from rows written before
+    /// they existed, and from the JSON when all are defaults.
+    #[serde(default, skip_serializing_if = "LaunchSettings::is_default")]
+    pub launch: LaunchSettings,
+}
+
+/// How an instance was launched, beyond its type, image and billing: the user data it was given
+/// and, for a spot instance, its strategy, price limit and protection period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchSettings {
+    /// `UserData` as given at creation: base64 text, kept as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
+    #[serde(default, skip_serializing_if = "SpotStrategy::is_no_spot")]
+    pub spot_strategy: SpotStrategy,
+    /// `SpotPriceLimit` (per hour) for `SpotWithPriceLimit`, as a decimal with up to 3 places.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot_price_limit: Option<String>,
+    /// `SpotDuration`: hours of protection from interruption after creation (0 or 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot_duration: Option<u32>,
+    /// Set when the spot instance was interrupted: it is released at this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interruption_release_time: Option<DateTime<Utc>>,
+}
+
+impl LaunchSettings {
+    pub fn is_default(&self) -> bool {
+        *self == LaunchSettings::default()
+    }
+
+    pub fn is_spot(&self) -> bool {
+        !self.spot_strategy.is_no_spot()
+    }
+}
+
+/// `SpotStrategy`: an ordinary pay-as-you-go instance, or a spot instance bid with a price
+/// limit or at the market price.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpotStrategy {
+    #[default]
+    NoSpot,
+    SpotWithPriceLimit,
+    SpotAsPriceGo,
+}
+
+impl SpotStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpotStrategy::NoSpot => "NoSpot",
+            SpotStrategy::SpotWithPriceLimit => "SpotWithPriceLimit",
+            SpotStrategy::SpotAsPriceGo => "SpotAsPriceGo",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            SpotStrategy::NoSpot,
+            SpotStrategy::SpotWithPriceLimit,
+            SpotStrategy::SpotAsPriceGo,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
+    pub fn is_no_spot(&self) -> bool {
+        *self == SpotStrategy::NoSpot
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -130,6 +130,11 @@ pub fn check_stop(instance: &Instance) -> Result<(), PowerRefusal> {
     }
 }
 
+/// ECS reboots a running instance only; an expired, locked one is refused first, as for stop.
+pub fn check_reboot(instance: &Instance) -> Result<(), PowerRefusal> {
+    check_stop(instance)
+}
+
 pub fn check_start(instance: &Instance) -> Result<(), PowerRefusal> {
     if financially_locked(instance) {
         return Err(PowerRefusal::Expired);

@@ -234,6 +234,26 @@ pub(crate) fn release(
     now: DateTime<Utc>,
 ) -> TxResult<()> {
     tx.delete_instance(instance.account_id, &instance.id)?;
+    // Its disks in the same transaction: those deleted with it go, the others are detached.
+    let fate =
+        ecs_domain::disk::on_release(tx.disks(instance.account_id, None, Some(&instance.id))?);
+    for id in &fate.released {
+        tx.delete_disk(instance.account_id, id)?;
+    }
+    for disk in &fate.detached {
+        tx.put_disk(disk)?;
+    }
+    let mut detail = match &instance.dedicated_host_id {
+        Some(host) => json!({
+            "InstanceChargeType": instance.charge_type.as_str(),
+            "DedicatedHostId": host,
+        }),
+        None => json!({"InstanceChargeType": instance.charge_type.as_str()}),
+    };
+    if !fate.released.is_empty() || !fate.detached.is_empty() {
+        detail["ReleasedDisks"] = json!(fate.released);
+        detail["DetachedDisks"] = json!(fate.detached.iter().map(|d| &d.id).collect::<Vec<_>>());
+    }
     tx.append_event(&NewEvent {
         account_id: instance.account_id,
         resource: ResourceKind::Instance,
@@ -242,13 +262,7 @@ pub(crate) fn release(
         scheduled_at,
         happened_at: now,
         outcome: "released".into(),
-        detail: match &instance.dedicated_host_id {
-            Some(host) => json!({
-                "InstanceChargeType": instance.charge_type.as_str(),
-                "DedicatedHostId": host,
-            }),
-            None => json!({"InstanceChargeType": instance.charge_type.as_str()}),
-        },
+        detail,
     })?;
     Ok(())
 }
@@ -637,6 +651,10 @@ pub struct RunInstances {
     pub vswitch_id: String,
     pub dry_run: bool,
     pub idempotency: Option<Idempotency>,
+    /// User data and spot settings (issue 14).
+    pub launch: crate::launch::LaunchRequest,
+    /// CreateInstance: one instance, `Stopped` until StartInstance (RunInstances' are Running).
+    pub stopped: bool,
 }
 
 /// What RunInstances answers (and what a repeated ClientToken gets back), in its wire shape.
@@ -658,6 +676,12 @@ pub const INVALID_INSTANCE_TYPE: ErrorCode = ErrorCode::new(
     400,
     "InvalidInstanceType.ValueNotSupported",
     "The specified InstanceType does not exist or beyond the permitted range.",
+);
+/// An `ImageId` the catalogue does not have (the built-in public images and the config's).
+pub const INVALID_IMAGE_ID: ErrorCode = ErrorCode::new(
+    404,
+    "InvalidImageId.NotFound",
+    "The specified ImageId does not exist.",
 );
 pub const RUN_HOST_NOT_FOUND: ErrorCode = ErrorCode::new(
     404,
@@ -710,9 +734,15 @@ impl Service {
         caller: &Caller,
         cmd: RunInstances,
     ) -> Result<CreatedInstances, ApiError> {
-        const ACTION: &str = "RunInstances";
+        // CreateInstance's ClientTokens are its own: the same token on RunInstances is another
+        // request.
+        let action: &'static str = if cmd.stopped {
+            "CreateInstance"
+        } else {
+            "RunInstances"
+        };
         if !cmd.dry_run {
-            if let Some(answer) = self.earlier_answer(caller, ACTION, cmd.idempotency.as_ref())? {
+            if let Some(answer) = self.earlier_answer(caller, action, cmd.idempotency.as_ref())? {
                 return Ok(answer);
             }
         }
@@ -721,9 +751,27 @@ impl Service {
             .instance_type(&cmd.instance_type)
             .ok_or_else(|| INVALID_INSTANCE_TYPE.err())?
             .clone();
+        let image = self
+            .catalog
+            .image(&cmd.image_id)
+            .ok_or_else(|| INVALID_IMAGE_ID.err())?
+            .clone();
         let zone_id = zone_in(self, &cmd.region, cmd.zone.as_deref())?;
         let now = self.now();
         let billed = billing(&cmd.billing, now, &RUN_BILLING_ROWS)?;
+        let launch = crate::launch::settle(&cmd.launch, cmd.billing.charge_type)?;
+        let disks = crate::launch::plan_disks(
+            &cmd.launch,
+            &image,
+            &cmd.region,
+            cmd.billing.charge_type,
+            now,
+        )?;
+        let (status, start_time) = if cmd.stopped {
+            (InstanceStatus::Stopped, None)
+        } else {
+            (InstanceStatus::Running, Some(now))
+        };
         let template = Instance {
             id: String::new(),
             account_id: caller.account_id,
@@ -736,9 +784,9 @@ impl Service {
             memory_mib: instance_type.memory_mib,
             image_id: cmd.image_id.clone(),
             charge_type: cmd.billing.charge_type,
-            status: InstanceStatus::Running,
+            status,
             creation_time: now,
-            start_time: Some(now),
+            start_time,
             auto_release_time: billed.auto_release_time,
             deletion_protection: cmd.deletion_protection,
             subscription: billed.subscription,
@@ -748,6 +796,7 @@ impl Service {
             vswitch_id: cmd.vswitch_id.clone(),
             dedicated_host_id: cmd.dedicated_host_id.clone(),
             stopped_charging: false,
+            launch,
         };
         let account = caller.account_id;
         self.write(caller, move |tx| {
@@ -768,7 +817,7 @@ impl Service {
             if cmd.dry_run {
                 return Err(DRY_RUN_OPERATION.err().into());
             }
-            once_per_token(tx, account, ACTION, cmd.idempotency.as_ref(), |tx| {
+            once_per_token(tx, account, action, cmd.idempotency.as_ref(), |tx| {
                 let mut ids = Vec::with_capacity(cmd.amount as usize);
                 for _ in 0..cmd.amount {
                     let mut instance = template.clone();
@@ -777,6 +826,15 @@ impl Service {
                         instance.name = instance.id.clone();
                     }
                     tx.put_instance(&instance)?;
+                    // Its system disk and data disks, attached, in the instance's zone.
+                    for planned in std::iter::once(&disks.system).chain(&disks.data) {
+                        let mut disk = planned.clone();
+                        disk.id = new_resource_id("d");
+                        disk.account_id = instance.account_id;
+                        disk.zone_id = instance.zone_id.clone();
+                        disk.instance_id = Some(instance.id.clone());
+                        tx.put_disk(&disk)?;
+                    }
                     ids.push(instance.id);
                 }
                 Ok(CreatedInstances {

@@ -27,12 +27,16 @@ use ecs_domain::ApiError;
 use ecs_store::{Store, StoreExt, StoreTx, TxError, TxResult};
 
 pub mod admin;
+pub mod charging;
 pub mod clock;
 pub mod console;
 mod creating;
+pub mod disks;
 pub mod hosts;
 pub mod instances;
+pub mod launch;
 pub mod lifecycle;
+pub mod power;
 mod resource;
 pub mod state;
 

@@ -168,7 +168,9 @@ impl ActionCtx<'_, '_> {
                 }
                 if matches!(
                     self.job.kind,
-                    ActionKind::AutoRelease | ActionKind::ExpiryRelease
+                    ActionKind::AutoRelease
+                        | ActionKind::ExpiryRelease
+                        | ActionKind::SpotInterruption
                 ) {
                     release(
                         self.tx,
@@ -216,7 +218,7 @@ impl ActionCtx<'_, '_> {
                 self.renew(resource.subscription_mut(), price)?
             }
             ActionKind::Expire => resource.expire(self.job.due_at, self.grace),
-            ActionKind::AutoRelease | ActionKind::ExpiryRelease => {
+            ActionKind::AutoRelease | ActionKind::ExpiryRelease | ActionKind::SpotInterruption => {
                 unreachable!("releases are carried out by the caller")
             }
         };

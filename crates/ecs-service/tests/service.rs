@@ -14,12 +14,14 @@ use ecs_domain::model::{
     RenewalStatus,
 };
 use ecs_domain::{ApiError, ErrorCode};
+use ecs_service::charging::{self, ModifyChargeType, RenewInstance};
 use ecs_service::clock::{store_time, VIRTUAL_NOW_SETTING};
 use ecs_service::hosts::{self, AllocateHosts, ReleaseHost, HOST_RELEASE_TIME_ROWS};
 use ecs_service::instances::{
     self, AutoRenewQuery, ModifyInstance, ReleaseInstance, ReleaseInstances, RunInstances,
     SetAutoRenew, SetReleaseTime, StartInstance, StopInstance, INSTANCE_RELEASE_TIME_ROWS,
 };
+use ecs_service::power::RebootInstance;
 use ecs_service::{
     Caller, CreateBilling, HostFilter, Idempotency, InstanceFilter, LifecycleClock, Page,
     RequestNonce, Service,
@@ -711,6 +713,319 @@ async fn a_financially_locked_instance_can_be_neither_stopped_nor_started() {
     assert_eq!(w.state(), before);
 }
 
+fn fund(w: &World, amount: &str) {
+    let (account, money) = (w.account, amount.parse().unwrap());
+    w.store
+        .write(move |tx| Ok(tx.set_balance(account, money)?))
+        .unwrap();
+}
+
+fn balance(w: &World) -> ecs_domain::Money {
+    let account = w.account;
+    w.store
+        .read(move |tx| Ok(tx.account(account)?.unwrap().balance))
+        .unwrap()
+}
+
+/// RenewInstance's row for a period outside its list (the creating calls' `InvalidPeriod`).
+fn creating_invalid_period() -> ErrorCode {
+    ErrorCode::new(400, "InvalidPeriod", "The specified period is not valid.")
+}
+
+fn renew(id: &str, period: u32) -> RenewInstance {
+    RenewInstance {
+        id: id.into(),
+        region: None,
+        period,
+        unit: PeriodUnit::Month,
+        idempotency: None,
+    }
+}
+
+#[tokio::test]
+async fn renewing_by_hand_pays_from_the_balance_or_changes_nothing() {
+    let w = world();
+    w.prepaid("i-sub");
+    w.postpaid("i-post", InstanceStatus::Running);
+    fund(&w, "30");
+    let before = w.state();
+    for (cmd, row) in [
+        (renew("i-sub", 2), &charging::NOT_ENOUGH_BALANCE),
+        (renew("i-post", 1), &charging::CHARGE_TYPE_VIOLATION),
+        (renew("i-sub", 10), &creating_invalid_period()),
+        (
+            RenewInstance {
+                unit: PeriodUnit::Year,
+                ..renew("i-sub", 1)
+            },
+            &charging::RENEW_PERIOD_UNIT,
+        ),
+        (renew("i-nowhere", 1), &instances::NOT_FOUND),
+    ] {
+        assert_row(w.service.renew_instance(&w.caller(), cmd).await, row);
+    }
+    assert_eq!(w.state(), before);
+    assert_eq!(balance(&w), "30".parse().unwrap());
+    let old = w
+        .instance("i-sub")
+        .unwrap()
+        .subscription
+        .unwrap()
+        .expired_time;
+    w.service
+        .renew_instance(&w.caller(), renew("i-sub", 1))
+        .await
+        .unwrap();
+    assert_eq!(balance(&w), "6".parse().unwrap());
+    assert_eq!(
+        w.instance("i-sub")
+            .unwrap()
+            .subscription
+            .unwrap()
+            .expired_time,
+        ecs_domain::lifecycle::add_period(old, 1, PeriodUnit::Month).unwrap()
+    );
+    assert_eq!(
+        w.state().events,
+        before.events + 1,
+        "the renewal is an event"
+    );
+}
+
+#[tokio::test]
+async fn changing_charge_type_is_all_or_none() {
+    let w = world();
+    w.postpaid("i-a", InstanceStatus::Running);
+    w.postpaid("i-b", InstanceStatus::Stopped);
+    w.prepaid("i-sub");
+    fund(&w, "30");
+    let to_sub = |ids: &[&str]| ModifyChargeType {
+        ids: ids.iter().map(|s| s.to_string()).collect(),
+        region: REGION.into(),
+        to: ChargeType::PrePaid,
+        period: Some(1),
+        unit: PeriodUnit::Month,
+        auto_renew: false,
+        dry_run: false,
+        idempotency: None,
+    };
+    let before = w.state();
+    assert_row(
+        w.service
+            .modify_charge_type(&w.caller(), to_sub(&["i-a", "i-b"]))
+            .await,
+        &charging::NOT_ENOUGH_BALANCE,
+    );
+    assert_row(
+        w.service
+            .modify_charge_type(&w.caller(), to_sub(&["i-a", "i-sub"]))
+            .await,
+        &charging::CHARGE_TYPE_VIOLATION,
+    );
+    assert_eq!(
+        w.state(),
+        before,
+        "nothing changed, the first instance included"
+    );
+    let done = w
+        .service
+        .modify_charge_type(&w.caller(), to_sub(&["i-a"]))
+        .await
+        .unwrap();
+    assert_eq!(done.fee_of_instances.fee_of_instance[0].fee, "24.00");
+    assert_eq!(balance(&w), "6".parse().unwrap());
+    assert_eq!(w.instance("i-a").unwrap().charge_type, ChargeType::PrePaid);
+    let back = w
+        .service
+        .modify_charge_type(
+            &w.caller(),
+            ModifyChargeType {
+                to: ChargeType::PostPaid,
+                period: None,
+                ..to_sub(&["i-sub"])
+            },
+        )
+        .await
+        .unwrap();
+    assert!(back.fee_of_instances.fee_of_instance[0]
+        .fee
+        .starts_with('-'));
+    let i = w.instance("i-sub").unwrap();
+    assert_eq!(
+        (i.charge_type, i.subscription),
+        (ChargeType::PostPaid, None)
+    );
+}
+
+#[tokio::test]
+async fn instances_get_disks_and_release_takes_or_detaches_them_in_one_transaction() {
+    use ecs_service::disks::DiskQuery;
+    use ecs_service::launch::{DiskRequest, LaunchRequest};
+    let w = world();
+    let data = |size: i64, keep: bool| DiskRequest {
+        size: Some(size),
+        delete_with_instance: Some(!keep),
+        ..DiskRequest::default()
+    };
+    let created = w
+        .service
+        .run_instances(
+            &w.caller(),
+            RunInstances {
+                launch: LaunchRequest {
+                    data_disks: vec![data(100, true), data(50, false)],
+                    ..LaunchRequest::default()
+                },
+                ..run(1, None)
+            },
+        )
+        .await
+        .unwrap();
+    let id = created.instance_id_sets.instance_id_set[0].clone();
+    let query = |instance: Option<String>| DiskQuery {
+        region: REGION.into(),
+        instance_id: instance,
+        ..DiskQuery::default()
+    };
+    let (total, disks) = w
+        .service
+        .list_disks(&w.caller(), query(Some(id.clone())), 1, 100)
+        .unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(
+        disks
+            .iter()
+            .map(|d| (d.disk_type.as_str(), d.size_gib, d.status()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("system", 40, "In_use"),
+            ("data", 100, "In_use"),
+            ("data", 50, "In_use")
+        ]
+    );
+    let kept = disks[1].id.clone();
+    w.service
+        .release_instance(&w.caller(), release_one(&id, true))
+        .await
+        .unwrap();
+    let (total, left) = w
+        .service
+        .list_disks(&w.caller(), query(None), 1, 100)
+        .unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(
+        (
+            left[0].id.as_str(),
+            left[0].status(),
+            left[0].instance_id.as_deref()
+        ),
+        (kept.as_str(), "Available", None)
+    );
+    // The other account sees none of them.
+    let theirs = w
+        .service
+        .list_disks(&Caller::account(w.other_account), query(None), 1, 100)
+        .unwrap();
+    assert_eq!(theirs.0, 0);
+    // A system disk smaller than the image is refused before anything is made.
+    assert_row(
+        w.service
+            .run_instances(
+                &w.caller(),
+                RunInstances {
+                    launch: LaunchRequest {
+                        system_disk: DiskRequest {
+                            size: Some(19),
+                            ..DiskRequest::default()
+                        },
+                        ..LaunchRequest::default()
+                    },
+                    ..run(1, None)
+                },
+            )
+            .await,
+        &ecs_service::launch::INVALID_SYSTEM_DISK_SIZE,
+    );
+}
+
+fn reboot(id: &str) -> RebootInstance {
+    RebootInstance {
+        id: id.into(),
+        region: None,
+        force_stop: false,
+        dry_run: false,
+    }
+}
+
+#[tokio::test]
+async fn rebooting_restarts_a_running_instance_and_refuses_anything_else() {
+    let w = world();
+    let mut running = w.postpaid("i-a", InstanceStatus::Running);
+    running.start_time = Some(now() - Duration::days(3));
+    w.put(running);
+    w.postpaid("i-stopped", InstanceStatus::Stopped);
+    let mut locked = w.prepaid("i-locked");
+    locked.locks = vec![LockReason::Financial];
+    w.put(locked);
+    let before = w.state();
+    for (cmd, row) in [
+        (
+            RebootInstance {
+                dry_run: true,
+                ..reboot("i-a")
+            },
+            &DRY_RUN_OPERATION,
+        ),
+        (reboot("i-stopped"), &instances::INCORRECT_STATUS),
+        (reboot("i-locked"), &instances::EXPIRED_OR_IN_ARREARS),
+        (reboot("i-nowhere"), &instances::NOT_FOUND),
+        (
+            RebootInstance {
+                region: Some("cn-beijing".into()),
+                ..reboot("i-a")
+            },
+            &instances::NOT_FOUND,
+        ),
+    ] {
+        assert_row(w.service.reboot_instance(&w.caller(), cmd).await, row);
+    }
+    assert_eq!(w.state(), before, "refusals change nothing");
+    w.service
+        .reboot_instance(
+            &w.caller(),
+            RebootInstance {
+                force_stop: true,
+                ..reboot("i-a")
+            },
+        )
+        .await
+        .unwrap();
+    let i = w.instance("i-a").unwrap();
+    assert_eq!(
+        (i.status, i.start_time),
+        (InstanceStatus::Running, Some(now()))
+    );
+    // Other accounts' instances do not exist for the caller.
+    assert_row(
+        w.service
+            .reboot_instance(&Caller::account(w.other_account), reboot("i-a"))
+            .await,
+        &instances::NOT_FOUND,
+    );
+    assert_row(
+        w.service
+            .instance(&Caller::account(w.other_account), None, "i-a".into()),
+        &instances::NOT_FOUND,
+    );
+    assert_eq!(
+        w.service
+            .instance(&w.caller(), None, "i-a".into())
+            .unwrap()
+            .id,
+        "i-a"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Auto-renew settings.
 
@@ -914,6 +1229,8 @@ fn run(amount: u32, token: Option<(&str, &str)>) -> RunInstances {
             token: token.into(),
             fingerprint: fingerprint.into(),
         }),
+        launch: Default::default(),
+        stopped: false,
     }
 }
 
@@ -995,6 +1312,14 @@ async fn run_instances_refusals_create_nothing() {
             },
             instances::INVALID_INSTANCE_TYPE.code,
             400,
+        ),
+        (
+            RunInstances {
+                image_id: "m-nosuchimage".into(),
+                ..run(1, None)
+            },
+            instances::INVALID_IMAGE_ID.code,
+            404,
         ),
         (
             RunInstances {

@@ -12,7 +12,7 @@ use crate::db_error;
 use ecs_store::{StoreError, StoreResult};
 
 /// Entry `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The first schema.
 ///
@@ -130,6 +130,20 @@ CREATE TABLE leaders (
     owner      TEXT NOT NULL,
     term_until BIGINT NOT NULL
 );
+";
+
+/// Disks (issue 14), as in the SQLite engine: whole as JSON, with their lookup columns.
+const V3: &str = "
+CREATE TABLE disks (
+    seq         BIGSERIAL PRIMARY KEY,
+    id          TEXT NOT NULL UNIQUE,
+    account_id  BIGINT NOT NULL,
+    region_id   TEXT NOT NULL,
+    instance_id TEXT,
+    data        TEXT NOT NULL
+);
+CREATE INDEX disks_by_account ON disks (account_id, region_id, seq);
+CREATE INDEX disks_by_instance ON disks (instance_id) WHERE instance_id IS NOT NULL;
 ";
 
 /// The schema version this build writes.

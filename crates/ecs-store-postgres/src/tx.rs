@@ -600,6 +600,53 @@ impl StoreTx for PgTx<'_> {
         self.list("instances", instance_conditions(filter), page)
     }
 
+    fn put_disk(&mut self, disk: &ecs_domain::disk::Disk) -> StoreResult<()> {
+        self.writing("put_disk")?;
+        let data = to_json("disk", disk)?;
+        self.exec(
+            "INSERT INTO disks (id, account_id, region_id, instance_id, data)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET
+                 account_id = excluded.account_id, region_id = excluded.region_id,
+                 instance_id = excluded.instance_id, data = excluded.data",
+            &[
+                &disk.id,
+                &disk.account_id,
+                &disk.region_id,
+                &disk.instance_id,
+                &data,
+            ],
+        )
+        .map(drop)
+    }
+
+    fn delete_disk(&mut self, account_id: i64, id: &str) -> StoreResult<bool> {
+        self.writing("delete_disk")?;
+        let gone = self.exec(
+            "DELETE FROM disks WHERE id = $1 AND account_id = $2",
+            &[&id, &account_id],
+        )?;
+        Ok(gone > 0)
+    }
+
+    fn disks(
+        &mut self,
+        account_id: i64,
+        region_id: Option<&str>,
+        instance_id: Option<&str>,
+    ) -> StoreResult<Vec<ecs_domain::disk::Disk>> {
+        let rows = self.query(
+            "SELECT data FROM disks
+             WHERE account_id = $1 AND ($2::TEXT IS NULL OR region_id = $2)
+               AND ($3::TEXT IS NULL OR instance_id = $3)
+             ORDER BY seq",
+            &[&account_id, &region_id, &instance_id],
+        )?;
+        rows.iter()
+            .map(|r| from_json("disk", &r.get::<_, String>(0)))
+            .collect()
+    }
+
     fn host(&mut self, account_id: i64, id: &str) -> StoreResult<Option<DedicatedHost>> {
         match self.query_opt(
             "SELECT data FROM hosts WHERE id = $1 AND account_id = $2",
@@ -984,6 +1031,7 @@ impl StoreTx for PgTx<'_> {
         for sql in [
             "DELETE FROM instances",
             "DELETE FROM hosts",
+            "DELETE FROM disks",
             "DELETE FROM jobs",
             "DELETE FROM events",
             "DELETE FROM idempotency",

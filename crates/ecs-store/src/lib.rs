@@ -254,6 +254,20 @@ pub trait StoreTx {
         page: Page,
     ) -> StoreResult<Listing<Instance>>;
 
+    // Disks (system and data disks of instances, and detached ones).
+    /// Inserts or replaces a disk.
+    fn put_disk(&mut self, disk: &ecs_domain::disk::Disk) -> StoreResult<()>;
+    /// Removes a disk; false when it was not there.
+    fn delete_disk(&mut self, account_id: i64, id: &str) -> StoreResult<bool>;
+    /// The account's disks, in creation order: in `region_id` when given, attached to
+    /// `instance_id` when given.
+    fn disks(
+        &mut self,
+        account_id: i64,
+        region_id: Option<&str>,
+        instance_id: Option<&str>,
+    ) -> StoreResult<Vec<ecs_domain::disk::Disk>>;
+
     // Dedicated hosts, likewise.
     fn host(&mut self, account_id: i64, id: &str) -> StoreResult<Option<DedicatedHost>>;
     fn put_host(&mut self, host: &DedicatedHost) -> StoreResult<()>;

@@ -72,6 +72,7 @@ pub const CASES: &[(&str, Case)] = &[
         "claims_keep_each_resources_order",
         claims_keep_each_resources_order,
     ),
+    ("disks_round_trip", disks_round_trip),
 ];
 
 /// Runs one case on a fresh store from `make`.
@@ -129,6 +130,7 @@ macro_rules! store_conformance_tests {
             conflicts_are_retried,
             one_leader_per_role,
             claims_keep_each_resources_order,
+            disks_round_trip,
         );
     };
     (@cases $make:expr, $skip:expr; $($case:ident),+ $(,)?) => {
@@ -188,6 +190,7 @@ pub fn sample_instance(account_id: i64, id: &str) -> Instance {
         vswitch_id: "vsw-bp1".into(),
         dedicated_host_id: None,
         stopped_charging: false,
+        launch: Default::default(),
     }
 }
 
@@ -1646,6 +1649,76 @@ pub fn nonces(store: Arc<dyn Store>) {
 
 /// Reset empties resources, jobs, events and tokens and zeroes balances; accounts, keys and
 /// settings stay.
+/// A disk as an instance's data disk would be made.
+pub fn sample_disk(account_id: i64, id: &str, instance_id: Option<&str>) -> ecs_domain::disk::Disk {
+    ecs_domain::disk::Disk {
+        id: id.into(),
+        account_id,
+        region_id: "cn-hangzhou".into(),
+        zone_id: "cn-hangzhou-i".into(),
+        name: String::new(),
+        description: String::new(),
+        disk_type: "data".into(),
+        category: "cloud_essd".into(),
+        size_gib: 40,
+        instance_id: instance_id.map(str::to_string),
+        device: "/dev/xvdb".into(),
+        delete_with_instance: true,
+        image_id: String::new(),
+        charge_type: "PostPaid".into(),
+        creation_time: at("2026-01-01T00:00:00Z"),
+    }
+}
+
+/// Disks: put (insert, then replace keeping creation order), looked up by account, region and
+/// instance, deleted; other accounts' disks are not seen; reset removes them.
+pub fn disks_round_trip(store: Arc<dyn Store>) {
+    let a = new_account(&*store, "disks-a").id;
+    let b = new_account(&*store, "disks-b").id;
+    let d1 = sample_disk(a, &unique("d-one"), Some("i-disk"));
+    let d2 = sample_disk(a, &unique("d-two"), Some("i-disk"));
+    let mut far = sample_disk(a, &unique("d-far"), None);
+    far.region_id = "cn-beijing".into();
+    let theirs = sample_disk(b, &unique("d-theirs"), Some("i-disk"));
+    {
+        let (d1, d2, far, theirs) = (d1.clone(), d2.clone(), far.clone(), theirs.clone());
+        write(&*store, move |tx| {
+            for d in [&d1, &d2, &far, &theirs] {
+                tx.put_disk(d)?;
+            }
+            Ok(())
+        });
+    }
+    let all = read(&*store, move |tx| tx.disks(a, None, None));
+    assert_eq!(all, vec![d1.clone(), d2.clone(), far.clone()]);
+    let on = read(&*store, move |tx| {
+        tx.disks(a, Some("cn-hangzhou"), Some("i-disk"))
+    });
+    assert_eq!(on, vec![d1.clone(), d2.clone()]);
+    // Detaching the first keeps its place in creation order.
+    let mut detached = d1.clone();
+    detached.instance_id = None;
+    {
+        let detached = detached.clone();
+        write(&*store, move |tx| tx.put_disk(&detached));
+    }
+    let on = read(&*store, move |tx| tx.disks(a, None, Some("i-disk")));
+    assert_eq!(on, vec![d2.clone()]);
+    let all = read(&*store, move |tx| tx.disks(a, Some("cn-hangzhou"), None));
+    assert_eq!(all, vec![detached, d2.clone()]);
+    let (id2, idt) = (d2.id.clone(), theirs.id.clone());
+    let gone = write(&*store, move |tx| {
+        Ok((tx.delete_disk(a, &id2)?, tx.delete_disk(a, &idt)?))
+    });
+    assert_eq!(gone, (true, false), "another account's disk is not deleted");
+    assert_eq!(
+        read(&*store, move |tx| tx.disks(b, None, None)),
+        vec![theirs]
+    );
+    write(&*store, |tx| tx.reset());
+    assert!(read(&*store, move |tx| tx.disks(a, None, None)).is_empty());
+}
+
 pub fn reset_clears_resources(store: Arc<dyn Store>) {
     let acct = new_account(&*store, "reset");
     let a = acct.id;

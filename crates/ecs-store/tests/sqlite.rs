@@ -125,7 +125,7 @@ fn schema_version_and_pragmas() {
     let dir = TempDir::new();
     drop(open(&dir.db()));
     let conn = rusqlite_check::open(&dir.db());
-    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "7");
+    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "8");
     assert_eq!(rusqlite_check::pragma(&conn, "journal_mode"), "wal");
 }
 
@@ -161,6 +161,7 @@ fn version_one_is_migrated() {
          DROP TABLE leaders;
          ALTER TABLE jobs DROP COLUMN claimed_by;
          ALTER TABLE jobs DROP COLUMN lease_until;
+         DROP TABLE disks;
          PRAGMA user_version = 1;",
     )
     .expect("downgrade");
@@ -193,7 +194,7 @@ fn version_one_is_migrated() {
     assert_eq!(total, 1);
     drop(store);
     let conn = rusqlite_check::open(&dir.db());
-    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "7");
+    assert_eq!(rusqlite_check::pragma(&conn, "user_version"), "8");
     let columns: i64 = conn
         .query_row(
             "SELECT COUNT(*) FROM pragma_index_info('instances_by_region')",

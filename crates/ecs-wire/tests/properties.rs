@@ -479,4 +479,37 @@ proptest! {
             prop_assert_eq!(ecs_wire::format_timestamp(t), s);
         }
     }
+
+    /// A fraction of 1 to 9 digits adds exactly its value to the whole second it follows, and
+    /// the whole second alone parses exactly when the fractional form does.
+    #[test]
+    fn fractional_timestamps_add_their_fraction(
+        s in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}",
+        digits in "[0-9]{1,9}",
+    ) {
+        let whole = parse_timestamp(&format!("{s}Z"));
+        let fractional = parse_timestamp(&format!("{s}.{digits}Z"));
+        prop_assert_eq!(whole.is_some(), fractional.is_some());
+        if let (Some(w), Some(f)) = (whole, fractional) {
+            let padded = format!("{digits:0<9}");
+            let nanos: i64 = padded.parse().unwrap();
+            prop_assert_eq!(f - w, chrono::TimeDelta::nanoseconds(nanos));
+            prop_assert_eq!(ecs_wire::format_timestamp(f), format!("{s}Z"));
+        }
+    }
+
+    /// Anything after the seconds other than `Z` or `.digits Z` is refused.
+    #[test]
+    fn timestamps_with_other_tails_are_refused(tail in "[^Z]{1,12}") {
+        prop_assume!(!(tail.starts_with('.')
+            && tail.len() <= 10
+            && tail.len() >= 2
+            && tail[1..].bytes().all(|b| b.is_ascii_digit())));
+        let raw = format!("2026-11-25T14:53:38{tail}");
+        prop_assert_eq!(parse_timestamp(&raw), None);
+        let raw_z = format!("2026-11-25T14:53:38{tail}Z");
+        let fraction_ok = tail.len() >= 2 && tail.len() <= 10 && tail.starts_with('.')
+            && tail[1..].bytes().all(|b| b.is_ascii_digit());
+        prop_assert_eq!(parse_timestamp(&raw_z).is_some(), fraction_ok);
+    }
 }

@@ -41,6 +41,11 @@ fn raw_get(params: &[(&str, &str)]) -> OwnedRequest {
 
 /// A V3 POST signed over every header given, with `query` in the URL.
 fn v3_post(ts: DateTime<Utc>, query: &[(&str, &str)], body: &[u8]) -> OwnedRequest {
+    v3_post_dated(&format_timestamp(ts), query, body)
+}
+
+/// [`v3_post`] with `x-acs-date` spelled out as given.
+fn v3_post_dated(date: &str, query: &[(&str, &str)], body: &[u8]) -> OwnedRequest {
     let query_map = query
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -56,7 +61,7 @@ fn v3_post(ts: DateTime<Utc>, query: &[(&str, &str)], body: &[u8]) -> OwnedReque
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    headers.push(("x-acs-date".to_string(), format_timestamp(ts)));
+    headers.push(("x-acs-date".to_string(), date.to_string()));
     headers.push(("x-acs-content-sha256".to_string(), content_sha256(body)));
     let authorization = authorization_v3(KEY_ID, "POST", "/", &query_map, &headers, body, SECRET);
     headers.push(("authorization".to_string(), authorization));
@@ -162,12 +167,53 @@ fn signature_method_and_version() {
     assert!(err.message.contains("SignatureVersion"));
 }
 
+/// Clients that format the time with fractions of a second (JavaScript's `toISOString()`, Go's
+/// `RFC3339Nano`) are accepted in V1 `Timestamp` and V3 `x-acs-date`, and the fraction is kept.
+#[test]
+fn timestamps_with_fractional_seconds_pass() {
+    for (raw, millis) in [
+        ("2026-11-25T14:53:38.123Z", 123),
+        ("2026-11-25T14:53:38.5Z", 500),
+        ("2026-11-25T14:53:38.000000001Z", 0),
+    ] {
+        let mut params = v1_params(now(), &[]);
+        params.insert("Timestamp".to_string(), raw.to_string());
+        for req in [v1_get(&params), v1_form_post(&params)] {
+            let caller = req.check(now()).unwrap();
+            assert_eq!(
+                caller.timestamp - now(),
+                TimeDelta::milliseconds(millis)
+                    + TimeDelta::nanoseconds(i64::from(raw.ends_with("01Z")))
+            );
+        }
+        let caller = v3_post_dated(raw, &[("RegionId", "cn-hangzhou")], b"")
+            .check(now())
+            .unwrap();
+        assert!(caller.timestamp > now(), "{raw}");
+    }
+    // The window counts from the instant with its fraction: 15 minutes and 0.5 s before the
+    // server's time is outside it.
+    let mut params = v1_params(now(), &[]);
+    params.insert(
+        "Timestamp".to_string(),
+        "2026-11-25T14:38:37.500Z".to_string(),
+    );
+    let err = v1_get(&params).check(now()).unwrap_err();
+    assert_eq!(err.code.as_ref(), "InvalidTimeStamp.Expired");
+    let err = v3_post_dated("2026-11-25T14.53:38.1Z", &[], b"")
+        .check(now())
+        .unwrap_err();
+    assert_eq!(err.code.as_ref(), "InvalidTimeStamp.Format");
+}
+
 #[test]
 fn timestamp_format_and_window() {
     for bad in [
         "2026-11-25T14:53:38",
         "2026-11-25 14:53:38Z",
-        "2026-11-25T14:53:38.123Z",
+        "2026-11-25T14:53:38.Z",
+        "2026-11-25T14:53:38.1234567890Z",
+        "2026-11-25T14:53:38.123+08:00",
         "yesterday",
     ] {
         let mut params = v1_params(now(), &[]);

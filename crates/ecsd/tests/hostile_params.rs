@@ -15,6 +15,7 @@ use common::{from_now, now, Fmt, Reply, TestServer};
 use ecs_domain::lifecycle::new_subscription;
 use ecs_domain::model::{ChargeType, InstanceStatus, PeriodUnit, RenewalSettings};
 use ecs_store::testsuite::{sample_host, sample_instance};
+use ecs_store::StoreExt;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::Value;
@@ -136,6 +137,21 @@ fn written_seeds() -> Seeds {
             ],
         ),
         (
+            "RunInstances",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+                ("InstanceType", "ecs.g7.large"),
+                ("UserData", "ZWNobyBoZWxsbw=="),
+                ("SpotStrategy", "SpotAsPriceGo"),
+                ("SystemDisk.Category", "cloud_essd"),
+                ("SystemDisk.Size", "40"),
+                ("DataDisk.1.Size", "100"),
+                ("DataDisk.1.Category", "cloud_ssd"),
+                ("DataDisk.1.DeleteWithInstance", "false"),
+            ],
+        ),
+        (
             "DeleteInstances",
             vec![
                 ("RegionId", "cn-hangzhou"),
@@ -208,6 +224,115 @@ fn written_seeds() -> Seeds {
             ],
         ),
         (
+            "RebootInstance",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-test1"),
+                ("ForceStop", "false"),
+            ],
+        ),
+        (
+            "DescribeInstanceStatus",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId.1", "i-test1"),
+                ("ZoneId", "cn-hangzhou-i"),
+                ("PageNumber", "1"),
+                ("PageSize", "50"),
+            ],
+        ),
+        (
+            "DescribeInstanceAttribute",
+            vec![("RegionId", "cn-hangzhou"), ("InstanceId", "i-test1")],
+        ),
+        (
+            "RenewInstance",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceId", "i-prepaid1"),
+                ("Period", "1"),
+                ("PeriodUnit", "Month"),
+                ("ClientToken", "hostile-renew"),
+            ],
+        ),
+        (
+            "ModifyInstanceChargeType",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("InstanceIds", r#"["i-prepaid1"]"#),
+                ("InstanceChargeType", "PostPaid"),
+                ("AutoPay", "true"),
+                ("DryRun", "false"),
+            ],
+        ),
+        (
+            "CreateInstance",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+                ("InstanceType", "ecs.g7.large"),
+                ("InstanceName", "hostile"),
+                ("UserData", "ZWNobyBoZWxsbw=="),
+                ("SpotStrategy", "SpotWithPriceLimit"),
+                ("SpotPriceLimit", "0.5"),
+                ("SpotDuration", "1"),
+                ("ClientToken", "hostile-create"),
+            ],
+        ),
+        (
+            "DescribeUserData",
+            vec![("RegionId", "cn-hangzhou"), ("InstanceId", "i-test1")],
+        ),
+        (
+            "DescribeDisks",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("ZoneId", "cn-hangzhou-i"),
+                ("DiskIds", r#"["d-1","d-2"]"#),
+                ("InstanceId", "i-test1"),
+                ("DiskType", "all"),
+                ("Category", "cloud_essd"),
+                ("Status", "In_use"),
+                ("DeleteWithInstance", "true"),
+                ("PageNumber", "1"),
+                ("PageSize", "10"),
+            ],
+        ),
+        (
+            "DescribeZones",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("AcceptLanguage", "en-US"),
+                ("InstanceChargeType", "PostPaid"),
+                ("SpotStrategy", "NoSpot"),
+                ("Verbose", "false"),
+            ],
+        ),
+        (
+            "DescribeInstanceTypes",
+            vec![
+                ("InstanceTypes.1", "ecs.g7.large"),
+                ("InstanceTypeFamily", "ecs.g7"),
+                ("MinimumCpuCoreCount", "1"),
+                ("MaximumMemorySize", "64.5"),
+                ("MaxResults", "5"),
+                ("NextToken", "t0"),
+            ],
+        ),
+        (
+            "DescribeImages",
+            vec![
+                ("RegionId", "cn-hangzhou"),
+                ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+                ("ImageOwnerAlias", "system"),
+                ("OSType", "linux"),
+                ("Architecture", "x86_64"),
+                ("Status", "Available"),
+                ("PageNumber", "1"),
+                ("PageSize", "10"),
+            ],
+        ),
+        (
             "DescribeInstanceAutoRenewAttribute",
             vec![
                 ("RegionId", "cn-hangzhou"),
@@ -273,6 +398,12 @@ fn seeded(ids: &BTreeMap<String, bool>) -> TestServer {
     for id in ids.keys().filter(|id| id.starts_with("dh-")) {
         server.put_host(sample_host(account, id));
     }
+    // Enough for the calls that pay (RenewInstance, ModifyInstanceChargeType) to succeed.
+    let funds = "100000".parse().expect("a balance");
+    server
+        .store
+        .write(move |tx| Ok(tx.set_balance(account, funds)?))
+        .expect("fund the account");
     server
 }
 
@@ -609,4 +740,15 @@ hostile! {
     describe_dedicated_hosts_never_fails_on_hostile_parameters => "DescribeDedicatedHosts",
     release_dedicated_host_never_fails_on_hostile_parameters => "ReleaseDedicatedHost",
     describe_regions_never_fails_on_hostile_parameters => "DescribeRegions",
+    describe_zones_never_fails_on_hostile_parameters => "DescribeZones",
+    describe_instance_types_never_fails_on_hostile_parameters => "DescribeInstanceTypes",
+    describe_images_never_fails_on_hostile_parameters => "DescribeImages",
+    reboot_instance_never_fails_on_hostile_parameters => "RebootInstance",
+    describe_instance_status_never_fails_on_hostile_parameters => "DescribeInstanceStatus",
+    describe_instance_attribute_never_fails_on_hostile_parameters => "DescribeInstanceAttribute",
+    renew_instance_never_fails_on_hostile_parameters => "RenewInstance",
+    modify_instance_charge_type_never_fails_on_hostile_parameters => "ModifyInstanceChargeType",
+    create_instance_never_fails_on_hostile_parameters => "CreateInstance",
+    describe_user_data_never_fails_on_hostile_parameters => "DescribeUserData",
+    describe_disks_never_fails_on_hostile_parameters => "DescribeDisks",
 }

@@ -18,6 +18,7 @@ use ecs_domain::lifecycle::new_subscription;
 use ecs_domain::model::{ChargeType, InstanceStatus, PeriodUnit, RenewalSettings};
 use ecs_scheduler::Scheduler;
 use ecs_store::testsuite::{sample_host, sample_instance};
+use ecs_store::StoreExt;
 use regex::{Captures, Regex};
 use serde_json::Value;
 
@@ -88,7 +89,7 @@ impl Redactor {
     fn new() -> Redactor {
         Redactor {
             ids: HashMap::new(),
-            id_pattern: Regex::new(r"\b(i|dh)-[a-z0-9]{20}\b").unwrap(),
+            id_pattern: Regex::new(r"\b(i|dh|d)-[a-z0-9]{20}\b").unwrap(),
             time_pattern: Regex::new(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?Z").unwrap(),
         }
     }
@@ -240,6 +241,17 @@ const COVERED: &[&str] = &[
     "DescribeDedicatedHosts",
     "ReleaseDedicatedHost",
     "DescribeRegions",
+    "DescribeZones",
+    "DescribeInstanceTypes",
+    "DescribeImages",
+    "RebootInstance",
+    "DescribeInstanceStatus",
+    "DescribeInstanceAttribute",
+    "RenewInstance",
+    "ModifyInstanceChargeType",
+    "CreateInstance",
+    "DescribeUserData",
+    "DescribeDisks",
 ];
 
 #[test]
@@ -476,6 +488,17 @@ async fn run_instances_creates_running_instances_and_refuses_unknown_types() {
             ("InstanceType", "ecs.nosuch.large"),
         ],
         400,
+    )
+    .await;
+    each_format(
+        "RunInstances",
+        "unknown-image",
+        &[
+            ("RegionId", REGION),
+            ("ImageId", "m-nosuchimage"),
+            ("InstanceType", "ecs.g7.large"),
+        ],
+        404,
     )
     .await;
     each_format(
@@ -790,6 +813,557 @@ async fn describe_regions_lists_the_catalog_and_refuses_unknown_languages() {
         "unknown-language",
         &[("AcceptLanguage", "fr-FR")],
         404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_zones_lists_the_zones_of_a_region() {
+    each_format(
+        "DescribeZones",
+        "ok",
+        &[("RegionId", "us-west-1"), ("AcceptLanguage", "en-US")],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeZones",
+        "not-verbose",
+        &[("RegionId", REGION), ("Verbose", "false")],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeZones",
+        "unknown-region",
+        &[("RegionId", "xx-nowhere-1")],
+        404,
+    )
+    .await;
+    each_format(
+        "DescribeZones",
+        "unknown-charge-type",
+        &[("RegionId", REGION), ("InstanceChargeType", "Free")],
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_instance_types_lists_and_filters_the_catalog() {
+    each_format(
+        "DescribeInstanceTypes",
+        "ok",
+        &[
+            ("InstanceTypes.1", "ecs.g7.large"),
+            ("InstanceTypes.2", "ecs.c7.xlarge"),
+        ],
+        200,
+    )
+    .await;
+    for server in each_format(
+        "DescribeInstanceTypes",
+        "family-paged",
+        &[("InstanceTypeFamily", "ecs.r7"), ("MaxResults", "3")],
+        200,
+    )
+    .await
+    {
+        let next = server
+            .call(
+                "DescribeInstanceTypes",
+                &[
+                    ("InstanceTypeFamily", "ecs.r7"),
+                    ("MaxResults", "3"),
+                    ("NextToken", "t3"),
+                ],
+                Fmt::Json,
+            )
+            .await
+            .json();
+        let ids: Vec<&str> = next["InstanceTypes"]["InstanceType"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["InstanceTypeId"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["ecs.r7.3xlarge", "ecs.r7.4xlarge", "ecs.r7.8xlarge"]);
+    }
+    each_format(
+        "DescribeInstanceTypes",
+        "bad-max-results",
+        &[("MaxResults", "1601")],
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_images_lists_the_public_images() {
+    each_format(
+        "DescribeImages",
+        "ok",
+        &[
+            ("RegionId", REGION),
+            (
+                "ImageId",
+                "aliyun_3_x64_20G_alibase_20240819.vhd,win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd",
+            ),
+        ],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeImages",
+        "own-images",
+        &[("RegionId", REGION), ("ImageOwnerAlias", "self")],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeImages",
+        "unknown-os-type",
+        &[("RegionId", REGION), ("OSType", "beos")],
+        400,
+    )
+    .await;
+    each_format("DescribeImages", "missing-region", &[], 400).await;
+}
+
+#[tokio::test]
+async fn reboot_instance_restarts_a_running_instance_only() {
+    for server in each_format(
+        "RebootInstance",
+        "ok",
+        &[("InstanceId", "i-postpaid-running"), ("ForceStop", "true")],
+        200,
+    )
+    .await
+    {
+        let got = server
+            .call(
+                "DescribeInstances",
+                &[
+                    ("RegionId", REGION),
+                    ("InstanceIds", r#"["i-postpaid-running"]"#),
+                ],
+                Fmt::Json,
+            )
+            .await
+            .json();
+        let i = &got["Instances"]["Instance"][0];
+        assert_eq!(i["Status"], "Running", "{got}");
+        // Started again at the server's time, not the seeded start a day earlier.
+        assert_eq!(
+            i["StartTime"],
+            ecs_domain::time::format_minute(now()),
+            "{got}"
+        );
+    }
+    each_format(
+        "RebootInstance",
+        "stopped",
+        &[("InstanceId", "i-postpaid-stopped")],
+        403,
+    )
+    .await;
+    each_format(
+        "RebootInstance",
+        "unknown-id",
+        &[("InstanceId", "i-nosuchinstance")],
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_instance_status_pages_the_statuses() {
+    each_format(
+        "DescribeInstanceStatus",
+        "ok",
+        &[
+            ("RegionId", REGION),
+            ("InstanceId.1", "i-postpaid-running"),
+            ("InstanceId.2", "i-postpaid-stopped"),
+        ],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeInstanceStatus",
+        "page-size-too-big",
+        &[("RegionId", REGION), ("PageSize", "51")],
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_instance_attribute_shows_one_instance() {
+    each_format(
+        "DescribeInstanceAttribute",
+        "ok",
+        &[("InstanceId", "i-prepaid")],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeInstanceAttribute",
+        "unknown-id",
+        &[("InstanceId", "i-nosuchinstance")],
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn create_instance_creates_one_stopped_instance_with_its_settings() {
+    for server in each_format(
+        "CreateInstance",
+        "ok",
+        &[
+            ("RegionId", REGION),
+            ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+            ("InstanceType", "ecs.g7.large"),
+            ("InstanceName", "legacy"),
+            ("UserData", "ZWNobyBoZWxsbw=="),
+            ("SpotStrategy", "SpotWithPriceLimit"),
+            ("SpotPriceLimit", "0.25"),
+        ],
+        200,
+    )
+    .await
+    {
+        let listed = server
+            .call(
+                "DescribeInstances",
+                &[("RegionId", REGION), ("InstanceName", "legacy")],
+                Fmt::Json,
+            )
+            .await
+            .json();
+        let i = &listed["Instances"]["Instance"][0];
+        assert_eq!(
+            (
+                &i["Status"],
+                &i["SpotStrategy"],
+                &i["SpotPriceLimit"],
+                &i["SpotDuration"]
+            ),
+            (
+                &Value::from("Stopped"),
+                &Value::from("SpotWithPriceLimit"),
+                &Value::from(0.25),
+                &Value::from(1)
+            ),
+            "{listed}"
+        );
+        let id = i["InstanceId"].as_str().unwrap();
+        let data = server
+            .call(
+                "DescribeUserData",
+                &[("RegionId", REGION), ("InstanceId", id)],
+                Fmt::Json,
+            )
+            .await
+            .json();
+        assert_eq!(data["UserData"], "ZWNobyBoZWxsbw==", "{data}");
+    }
+    each_format(
+        "CreateInstance",
+        "spot-subscription",
+        &[
+            ("RegionId", REGION),
+            ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+            ("InstanceType", "ecs.g7.large"),
+            ("InstanceChargeType", "PrePaid"),
+            ("Period", "1"),
+            ("SpotStrategy", "SpotAsPriceGo"),
+        ],
+        400,
+    )
+    .await;
+    each_format(
+        "CreateInstance",
+        "bad-user-data",
+        &[
+            ("RegionId", REGION),
+            ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+            ("InstanceType", "ecs.g7.large"),
+            ("UserData", "not base64!"),
+        ],
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_user_data_shows_what_was_given() {
+    each_format(
+        "DescribeUserData",
+        "none",
+        &[("RegionId", REGION), ("InstanceId", "i-postpaid-running")],
+        200,
+    )
+    .await;
+    each_format(
+        "DescribeUserData",
+        "unknown-id",
+        &[("RegionId", REGION), ("InstanceId", "i-nosuchinstance")],
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn describe_disks_lists_the_disks_of_instances_and_what_release_leaves() {
+    for fmt in FORMATS {
+        let server = seeded();
+        let run = server
+            .call(
+                "RunInstances",
+                &[
+                    ("RegionId", REGION),
+                    ("ImageId", "aliyun_3_x64_20G_alibase_20240819.vhd"),
+                    ("InstanceType", "ecs.g7.large"),
+                    ("SystemDisk.Category", "cloud_ssd"),
+                    ("SystemDisk.Size", "60"),
+                    ("DataDisk.1.Size", "100"),
+                    ("DataDisk.1.DiskName", "kept"),
+                    ("DataDisk.1.DeleteWithInstance", "false"),
+                    ("DataDisk.2.Size", "50"),
+                    ("DataDisk.2.Category", "cloud_efficiency"),
+                ],
+                Fmt::Json,
+            )
+            .await
+            .json();
+        let id = run["InstanceIdSets"]["InstanceIdSet"][0]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let reply = server
+            .call(
+                "DescribeDisks",
+                &[("RegionId", REGION), ("InstanceId", &id)],
+                fmt,
+            )
+            .await;
+        snap(
+            &format!("DescribeDisks-of-instance-{}", fmt_name(fmt)),
+            &reply,
+            200,
+        );
+        let deleted = server
+            .call(
+                "DeleteInstance",
+                &[("InstanceId", &id), ("Force", "true")],
+                Fmt::Json,
+            )
+            .await;
+        assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+        let reply = server
+            .call("DescribeDisks", &[("RegionId", REGION)], fmt)
+            .await;
+        snap(
+            &format!("DescribeDisks-after-release-{}", fmt_name(fmt)),
+            &reply,
+            200,
+        );
+    }
+    each_format(
+        "DescribeDisks",
+        "bad-disk-type",
+        &[("RegionId", REGION), ("DiskType", "floppy")],
+        400,
+    )
+    .await;
+    each_format(
+        "RunInstances",
+        "system-disk-too-small",
+        &[
+            ("RegionId", REGION),
+            (
+                "ImageId",
+                "win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd",
+            ),
+            ("InstanceType", "ecs.g7.large"),
+            ("SystemDisk.Size", "30"),
+        ],
+        400,
+    )
+    .await;
+}
+
+/// [`each_format`] on a [`seeded`] server whose account holds `balance`.
+async fn each_format_funded(
+    action: &str,
+    label: &str,
+    params: &[(&str, &str)],
+    status: u16,
+    balance: &str,
+) -> Vec<TestServer> {
+    let mut servers = Vec::new();
+    for fmt in FORMATS {
+        let server = seeded();
+        let (account, money) = (server.account, balance.parse().unwrap());
+        server
+            .store
+            .write(move |tx| Ok(tx.set_balance(account, money)?))
+            .unwrap();
+        let reply = server.call(action, params, fmt).await;
+        snap(
+            &format!("{action}-{label}-{}", fmt_name(fmt)),
+            &reply,
+            status,
+        );
+        servers.push(server);
+    }
+    servers
+}
+
+#[tokio::test]
+async fn renew_instance_extends_a_subscription_from_the_balance() {
+    for server in each_format_funded(
+        "RenewInstance",
+        "ok",
+        &[
+            ("InstanceId", "i-prepaid"),
+            ("Period", "2"),
+            ("PeriodUnit", "Month"),
+        ],
+        200,
+        "1000",
+    )
+    .await
+    {
+        let before = new_subscription(
+            now() - Duration::days(1),
+            1,
+            PeriodUnit::Month,
+            RenewalSettings::default(),
+        )
+        .unwrap()
+        .expired_time;
+        let sub = server.instance("i-prepaid").unwrap().subscription.unwrap();
+        assert_eq!(
+            sub.expired_time,
+            ecs_domain::lifecycle::add_period(before, 2, PeriodUnit::Month).unwrap()
+        );
+    }
+    each_format_funded(
+        "RenewInstance",
+        "not-enough-balance",
+        &[("InstanceId", "i-prepaid"), ("Period", "1")],
+        403,
+        "1",
+    )
+    .await;
+    each_format_funded(
+        "RenewInstance",
+        "pay-as-you-go",
+        &[("InstanceId", "i-postpaid-running"), ("Period", "1")],
+        403,
+        "1000",
+    )
+    .await;
+    each_format_funded(
+        "RenewInstance",
+        "bad-period",
+        &[("InstanceId", "i-prepaid"), ("Period", "10")],
+        400,
+        "1000",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn modify_instance_charge_type_converts_both_ways() {
+    for server in each_format_funded(
+        "ModifyInstanceChargeType",
+        "to-pay-as-you-go",
+        &[
+            ("RegionId", REGION),
+            ("InstanceIds", r#"["i-prepaid"]"#),
+            ("InstanceChargeType", "PostPaid"),
+        ],
+        200,
+        "0",
+    )
+    .await
+    {
+        let i = server.instance("i-prepaid").unwrap();
+        assert_eq!(
+            (i.charge_type, i.subscription.is_none()),
+            (ChargeType::PostPaid, true)
+        );
+    }
+    for server in each_format_funded(
+        "ModifyInstanceChargeType",
+        "to-subscription",
+        &[
+            ("RegionId", REGION),
+            (
+                "InstanceIds",
+                r#"["i-postpaid-running","i-postpaid-stopped"]"#,
+            ),
+            ("Period", "1"),
+        ],
+        200,
+        "1000",
+    )
+    .await
+    {
+        for id in ["i-postpaid-running", "i-postpaid-stopped"] {
+            assert_eq!(
+                server.instance(id).unwrap().charge_type,
+                ChargeType::PrePaid
+            );
+        }
+    }
+    for server in each_format_funded(
+        "ModifyInstanceChargeType",
+        "not-enough-for-all",
+        &[
+            ("RegionId", REGION),
+            (
+                "InstanceIds",
+                r#"["i-postpaid-running","i-postpaid-stopped"]"#,
+            ),
+            ("Period", "1"),
+        ],
+        403,
+        "30",
+    )
+    .await
+    {
+        assert_eq!(
+            server.instance("i-postpaid-running").unwrap().charge_type,
+            ChargeType::PostPaid,
+            "all or none"
+        );
+    }
+    each_format_funded(
+        "ModifyInstanceChargeType",
+        "already-so",
+        &[
+            ("RegionId", REGION),
+            ("InstanceIds", r#"["i-prepaid"]"#),
+            ("Period", "1"),
+        ],
+        403,
+        "1000",
+    )
+    .await;
+    each_format_funded(
+        "ModifyInstanceChargeType",
+        "missing-period",
+        &[
+            ("RegionId", REGION),
+            ("InstanceIds", r#"["i-postpaid-running"]"#),
+        ],
+        400,
+        "1000",
     )
     .await;
 }

@@ -438,6 +438,8 @@ class TeaSdk:
             if value is None:
                 continue
             attr = to_snake(key)
+            if not hasattr(req, attr) and hasattr(req, key.lower()):
+                attr = key.lower()  # acronyms: OSType is `ostype` in the Tea models
             if not hasattr(req, attr):
                 raise AssertionError(f"{action}Request (Tea) has no field {attr} for {key}")
             setattr(req, attr, value)

@@ -36,7 +36,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from harness import (
-    DEFAULT_AK, DEFAULT_SK, REGION, UUID_UPPER, Admin, ApiFailure, ClassicSdk, TeaSdk, allocate_hosts,
+    IMAGE, DEFAULT_AK, DEFAULT_SK, REGION, UUID_UPPER, Admin, ApiFailure, ClassicSdk, TeaSdk, allocate_hosts,
     describe, describe_host, ecsd_bin, fmt_in, hosts_of, instances_of, run_instances, start_server, tmpdir,
 )
 
@@ -494,7 +494,7 @@ def test_delete_instances_malformed_index_is_invalid_parameter(server, classic, 
 
 def test_run_instances_negative_tag_index_is_invalid_parameter(server):
     got = v1_call(server, "RunInstances", {"RegionId": REGION, "InstanceType": "ecs.g7.large",
-                                           "ImageId": "img-x", "Tag.-1.Key": "k", "Tag.-1.Value": "v"})
+                                           "ImageId": IMAGE, "Tag.-1.Key": "k", "Tag.-1.Value": "v"})
     expect_envelope(got, 400, "InvalidParameter", "Tag.-1.Key")
     total = ClassicSdk(server.endpoint).call("DescribeInstances", RegionId=REGION)["TotalCount"]
     assert total == 0, "an instance was created"
@@ -506,12 +506,12 @@ def test_run_instances_21_tags_is_invalid_tag_count(server):
         tags[f"Tag.{n}.Key"] = f"k{n}"
         tags[f"Tag.{n}.Value"] = f"v{n}"
     got = v1_call(server, "RunInstances", {"RegionId": REGION, "InstanceType": "ecs.g7.large",
-                                           "ImageId": "img-x", **tags})
+                                           "ImageId": IMAGE, **tags})
     expect_envelope(got, 400, "InvalidTagCount", "21 tags")
     # 20 is fine.
     del tags["Tag.21.Key"], tags["Tag.21.Value"]
     st, body = v1_call(server, "RunInstances", {"RegionId": REGION, "InstanceType": "ecs.g7.large",
-                                                "ImageId": "img-x", **tags})
+                                                "ImageId": IMAGE, **tags})
     assert st == 200, f"20 tags: {st} {body}"
 
 
@@ -547,7 +547,7 @@ def test_request_log_has_one_line_per_call_and_no_secrets(base):
             return st, body
 
         assert v1("DescribeRegions", {})[0] == 200
-        st, body = v1("RunInstances", {"RegionId": REGION, "InstanceType": "ecs.g7.large", "ImageId": "img-log"})
+        st, body = v1("RunInstances", {"RegionId": REGION, "InstanceType": "ecs.g7.large", "ImageId": IMAGE})
         assert st == 200, body
         assert v1("DeleteInstance", {"InstanceId": "i-doesnotexist0000"})[0] == 404
         assert v1("DescribeRegions", {}, sk="not-the-secret")[0] == 400  # SignatureDoesNotMatch
@@ -592,10 +592,10 @@ PARSE_REFUSALS = [
     pytest.param("v1", "DeleteInstances", {"RegionId": REGION, "InstanceId.01": "i-x"},
                  "InvalidParameter", id="malformed-list-index"),
     pytest.param("v1", "RunInstances", {"RegionId": REGION, "InstanceType": "ecs.g7.large",
-                                        "ImageId": "img-x", "Tag.-1.Key": "k"},
+                                        "ImageId": IMAGE, "Tag.-1.Key": "k"},
                  "InvalidParameter", id="negative-tag-index"),
     pytest.param("v1", "RunInstances", {"RegionId": REGION, "InstanceType": "ecs.g7.large",
-                                        "ImageId": "img-x",
+                                        "ImageId": IMAGE,
                                         **{f"Tag.{n}.Key": f"k{n}" for n in range(1, 22)}},
                  "InvalidTagCount", id="21-tags"),
     pytest.param("v3-omit-date", "DescribeRegions", {}, "IncompleteSignature",

@@ -29,11 +29,11 @@ def total(sdk) -> int:
 
 def test_new_pay_as_you_go_instance_is_running_with_its_attributes(sdk, admin):
     before = floor_minute(admin.now())
-    iid = run_instances(sdk, InstanceType="ecs.c7.xlarge", ImageId="img-test-1", InstanceName="web-1")[0]
+    iid = run_instances(sdk, InstanceType="ecs.c7.xlarge", ImageId="ubuntu_22_04_x64_20G_alibase_20240101.vhd", InstanceName="web-1")[0]
     inst = describe(sdk, iid)
     assert inst is not None, f"{iid} not listed by DescribeInstances"
     expected = {"Status": "Running", "InstanceChargeType": "PostPaid", "InstanceType": "ecs.c7.xlarge",
-                "ImageId": "img-test-1", "RegionId": REGION, "AutoReleaseTime": "", "DeletionProtection": False}
+                "ImageId": "ubuntu_22_04_x64_20G_alibase_20240101.vhd", "RegionId": REGION, "AutoReleaseTime": "", "DeletionProtection": False}
     got = {k: inst.get(k) for k in expected}
     assert got == expected, f"new instance: expected {expected}, got {got}"
     assert lock_reasons(inst) == [], f"new instance has locks: {inst.get('OperationLocks')!r}"

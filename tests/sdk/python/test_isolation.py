@@ -121,12 +121,24 @@ def refusal_cases(ids: dict, later: str) -> list[tuple[str, dict, str, int]]:
         ("StartInstance", {"InstanceId": ids["stopped"]}, "InvalidInstanceId.NotFound", 404),
         ("StartInstance", {"InstanceId": ids["stopped"], "DryRun": True}, "InvalidInstanceId.NotFound", 404),
         ("ReleaseDedicatedHost", {**t, "DedicatedHostId": ids["host"]}, "InvalidDedicatedHostId.NotFound", 404),
+        # issue 14
+        ("RebootInstance", {"InstanceId": ids["post"]}, "InvalidInstanceId.NotFound", 404),
+        ("RebootInstance", {"InstanceId": ids["post"], "DryRun": True}, "InvalidInstanceId.NotFound", 404),
+        ("DescribeInstanceAttribute", {"InstanceId": ids["pre"]}, "InvalidInstanceId.NotFound", 404),
+        ("DescribeUserData", {**t, "InstanceId": ids["post"]}, "InvalidInstanceId.NotFound", 404),
+        ("RenewInstance", {"InstanceId": ids["pre"], "Period": 1}, "InvalidInstanceId.NotFound", 404),
+        ("ModifyInstanceChargeType", {**t, "InstanceIds": json.dumps([ids["pre"]]), "InstanceChargeType": "PostPaid"},
+         "InvalidInstanceId.NotFound", 404),
+        ("ModifyInstanceChargeType", {**t, "InstanceIds": json.dumps([ids["post"]]), "Period": 1},
+         "InvalidInstanceId.NotFound", 404),
     ]
 
 
 # operations B calls that answer success with nothing of A's in them, and how (see the test)
 LISTING_OPERATIONS = {"DescribeInstances", "DescribeDedicatedHosts", "DescribeInstanceAutoRenewAttribute",
-                      "DescribeRegions", "RunInstances", "AllocateDedicatedHosts", "DeleteInstances"}
+                      "DescribeRegions", "RunInstances", "AllocateDedicatedHosts", "DeleteInstances",
+                      "DescribeInstanceStatus", "CreateInstance", "DescribeZones", "DescribeInstanceTypes",
+                      "DescribeImages", "DescribeDisks"}
 
 
 def test_every_served_operation_has_an_isolation_case():
@@ -204,11 +216,20 @@ def test_b_cannot_touch_or_see_a_resources(accounts, sdk_name):
         "DescribeDedicatedHosts(A id)": b.call("DescribeDedicatedHosts", RegionId=REGION, DedicatedHostIds=json.dumps([host])),
         "DescribeInstanceAutoRenewAttribute(AutoRenewal)": b.call(
             "DescribeInstanceAutoRenewAttribute", RegionId=REGION, RenewalStatus="AutoRenewal"),
+        "DescribeInstanceStatus": b.call("DescribeInstanceStatus", RegionId=REGION, PageSize=50),
+        "DescribeInstanceStatus(A ids)": b.call("DescribeInstanceStatus", RegionId=REGION,
+                                                InstanceId=[ids["post"], ids["pre"]]),
+        "DescribeDisks": b.call("DescribeDisks", RegionId=REGION, PageSize=100),
+        "DescribeDisks(A instance)": b.call("DescribeDisks", RegionId=REGION, InstanceId=ids["post"]),
+        "CreateInstance": b.call("CreateInstance", RegionId=REGION, ImageId=IMAGE, InstanceType="ecs.g7.large",
+                                 ClientToken=f"a-run-{tag}"),
     }
     for what, resp in views.items():
         leaked = sorted(i for i in a_all if i in json.dumps(resp))
         assert not leaked, f"B's {what} shows A's {leaked}: {resp!r}"
     assert instances_of(views["DescribeInstances(A ids)"]) == [] and int(views["DescribeInstances(A ids)"]["TotalCount"]) == 0
+    assert views["DescribeInstanceStatus(A ids)"]["InstanceStatuses"]["InstanceStatus"] == []
+    assert views["DescribeDisks(A instance)"]["Disks"]["Disk"] == []
     assert instances_of(views["DescribeInstances(A host)"]) == []
     assert hosts_of(views["DescribeDedicatedHosts(A id)"]) == []
     # B's own resources are there (the listings work, they are not empty by accident)

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from harness import (
-    DEFAULT_AK, REGION, UUID_UPPER, ApiFailure, ClassicSdk, TeaSdk, expect_error, instances_of,
+    IMAGE, DEFAULT_AK, REGION, UUID_UPPER, ApiFailure, ClassicSdk, TeaSdk, expect_error, instances_of,
     make_sdk, run_instances,
 )
 
@@ -157,7 +157,7 @@ def test_common_request_body_params_are_read(server):
     req.set_protocol_type("http")
     req.set_method("POST")
     req.add_body_params("InstanceType", "ecs.g7.large")
-    req.add_body_params("ImageId", "img-body")
+    req.add_body_params("ImageId", IMAGE)
     req.add_body_params("Amount", "2")
     body = json.loads(sdk.client.do_action_with_exception(req))
     ids = body["InstanceIdSets"]["InstanceIdSet"]
@@ -204,7 +204,7 @@ def test_tea_client_with_v2_signature_algorithm_works(server):
                                            endpoint=server.endpoint, protocol="http", region_id=REGION,
                                            signature_algorithm="v2"))
     resp = client.run_instances(ecs_models.RunInstancesRequest(region_id=REGION, instance_type="ecs.g7.large",
-                                                               image_id="img-v2", amount=2))
+                                                               image_id=IMAGE, amount=2))
     ids = resp.body.instance_id_sets.instance_id_set
     assert len(ids) == 2, f"RunInstances via Tea v2 signature: expected 2 ids, got {resp.body.to_map()}"
     got = client.describe_instances(ecs_models.DescribeInstancesRequest(region_id=REGION, instance_ids=json.dumps(ids)))
@@ -391,3 +391,37 @@ def test_describe_regions_names_in_english_on_request(sdk):
 # A client that stops mid-request (headers or body) is cut off or answered 408 after 30 s:
 # crates/ecsd/tests/slow_clients.rs drives the real connection loop on tokio's paused clock, so
 # the 30 s pass without being waited for.
+
+
+# -- Request times with fractions of a second (JavaScript's toISOString(), Go's RFC3339Nano)
+
+
+@pytest.mark.parametrize("fraction", [".123", ".5", ".123456", ".123456789"])
+def test_classic_sdk_timestamp_with_fractional_seconds_is_served(server, monkeypatch, fraction):
+    import time as _time
+    from aliyunsdkcore.utils import parameter_helper
+    stamp = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime()) + fraction + "Z"
+    monkeypatch.setattr(parameter_helper, "get_iso_8061_date", lambda: stamp)
+    resp = ClassicSdk(server.endpoint).call("DescribeRegions")
+    assert resp["Regions"]["Region"], f"Timestamp {stamp}: {resp}"
+
+
+@pytest.mark.parametrize("fraction", [".123", ".5", ".123456789"])
+def test_tea_sdk_x_acs_date_with_fractional_seconds_is_served(server, monkeypatch, fraction):
+    import time as _time
+    from alibabacloud_tea_openapi.utils import Utils
+    stamp = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime()) + fraction + "Z"
+    monkeypatch.setattr(Utils, "get_timestamp", staticmethod(lambda: stamp))
+    resp = TeaSdk(server.endpoint).call("DescribeRegions")
+    assert resp["Regions"]["Region"], f"x-acs-date {stamp}: {resp}"
+
+
+@pytest.mark.parametrize("stamp_of", [
+    lambda t: t + ".Z", lambda t: t + ".1234567890Z", lambda t: t + ".123+00:00", lambda t: t + ".12aZ",
+])
+def test_malformed_fractional_timestamps_are_still_invalid_timestamp_format(server, monkeypatch, stamp_of):
+    import time as _time
+    from aliyunsdkcore.utils import parameter_helper
+    stamp = stamp_of(_time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime()))
+    monkeypatch.setattr(parameter_helper, "get_iso_8061_date", lambda: stamp)
+    expect_error(ClassicSdk(server.endpoint).call, "DescribeRegions", code="InvalidTimeStamp.Format", status=400)

@@ -14,7 +14,7 @@ import urllib.request
 from datetime import timedelta
 
 from harness import (
-    REGION, Admin, ClassicSdk, describe, fmt_in, run_cli, run_instances, start_server, tmpdir,
+    IMAGE, REGION, Admin, ClassicSdk, describe, fmt_in, run_cli, run_instances, start_server, tmpdir,
 )
 
 
@@ -107,7 +107,7 @@ def test_a_write_replayed_after_a_crash_is_still_signature_nonce_used(request):
         req = RpcRequest("Ecs", "2014-05-26", "RunInstances")
         req.set_method("GET")
         req.set_accept_format("JSON")
-        for k, v in {"RegionId": REGION, "InstanceType": "ecs.g7.large", "ImageId": "img-replay"}.items():
+        for k, v in {"RegionId": REGION, "InstanceType": "ecs.g7.large", "ImageId": IMAGE}.items():
             req.add_query_param(k, v)
         url = srv.base_url + req.get_url(REGION, DEFAULT_AK, DEFAULT_SK)
         status, body = fetch(url)

@@ -10,7 +10,7 @@ use super::DbResult;
 use crate::{StoreError, StoreResult};
 
 /// Entry `i` takes a database from version `i` to version `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The first schema.
 ///
@@ -206,6 +206,21 @@ CREATE TABLE leaders (
     owner      TEXT NOT NULL,
     term_until INTEGER NOT NULL
 );
+";
+
+/// Disks (issue 14): kept whole as JSON in `data`, with the columns they are looked up by. A
+/// disk outlives its instance when it is not deleted with it, so it has a table of its own.
+const V8: &str = "
+CREATE TABLE disks (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          TEXT NOT NULL UNIQUE,
+    account_id  INTEGER NOT NULL,
+    region_id   TEXT NOT NULL,
+    instance_id TEXT,
+    data        TEXT NOT NULL
+);
+CREATE INDEX disks_by_account ON disks(account_id, region_id, seq);
+CREATE INDEX disks_by_instance ON disks(instance_id) WHERE instance_id IS NOT NULL;
 ";
 
 /// The schema version this build writes.

@@ -901,6 +901,61 @@ impl StoreTx for SqliteTx<'_> {
         self.list("instances", instance_conditions(filter), page, counted)
     }
 
+    fn put_disk(&mut self, disk: &ecs_domain::disk::Disk) -> StoreResult<()> {
+        self.writing("put_disk")?;
+        let data = to_json("disk", disk)?;
+        // An upsert keeps the creation seq, the order listings show.
+        self.exec(
+            "INSERT INTO disks (id, account_id, region_id, instance_id, data)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (id) DO UPDATE SET
+                 account_id = excluded.account_id, region_id = excluded.region_id,
+                 instance_id = excluded.instance_id, data = excluded.data",
+            params![
+                disk.id,
+                disk.account_id,
+                disk.region_id,
+                disk.instance_id,
+                data
+            ],
+        )
+        .map(drop)
+    }
+
+    fn delete_disk(&mut self, account_id: i64, id: &str) -> StoreResult<bool> {
+        self.writing("delete_disk")?;
+        let gone = self.exec(
+            "DELETE FROM disks WHERE id = ?1 AND account_id = ?2",
+            params![id, account_id],
+        )?;
+        Ok(gone > 0)
+    }
+
+    fn disks(
+        &mut self,
+        account_id: i64,
+        region_id: Option<&str>,
+        instance_id: Option<&str>,
+    ) -> StoreResult<Vec<ecs_domain::disk::Disk>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT data FROM disks
+                 WHERE account_id = ?1 AND (?2 IS NULL OR region_id = ?2)
+                   AND (?3 IS NULL OR instance_id = ?3)
+                 ORDER BY seq",
+            )
+            .db()?;
+        let mut rows = stmt
+            .query(params![account_id, region_id, instance_id])
+            .db()?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().db()? {
+            out.push(decode_data("disk", row, 0)?);
+        }
+        Ok(out)
+    }
+
     fn host(&mut self, account_id: i64, id: &str) -> StoreResult<Option<DedicatedHost>> {
         let mut stmt = self
             .conn
@@ -1301,6 +1356,7 @@ impl StoreTx for SqliteTx<'_> {
             "DELETE FROM instances",
             "DELETE FROM instance_counts",
             "DELETE FROM hosts",
+            "DELETE FROM disks",
             "DELETE FROM jobs",
             "DELETE FROM events",
             "DELETE FROM idempotency",

@@ -137,6 +137,7 @@ const DEFAULT_VALUES: &[(&str, &str)] = &[
     ("AutoRenew", "false"),
     ("Force", "false"),
     ("TerminateSubscription", "false"),
+    ("SpotStrategy", "NoSpot"),
 ];
 
 /// What makes two calls "the same request" for ClientToken idempotency: their parameters as
@@ -239,4 +240,94 @@ pub fn optional_enum<T>(
         None => Ok(None),
         Some(raw) => parse(raw).map(Some).ok_or_else(|| invalid.err()),
     }
+}
+
+/// `UserData` (base64, at most 32 KiB decoded) and the spot parameters `SpotStrategy`,
+/// `SpotPriceLimit`, `SpotDuration` of a creating call, read as sent; the service applies the
+/// spot rules.
+pub fn launch_request(ctx: &OpCtx) -> Result<ecs_service::launch::LaunchRequest, ApiError> {
+    use base64::Engine as _;
+    use ecs_service::launch::{
+        DiskRequest, LaunchRequest, INVALID_SPOT_STRATEGY, INVALID_USER_DATA, MAX_USER_DATA_BYTES,
+        USER_DATA_TOO_BIG,
+    };
+    let user_data = match ctx.params.non_empty("UserData") {
+        None => None,
+        Some(raw) => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .map_err(|_| INVALID_USER_DATA.err())?;
+            if decoded.len() > MAX_USER_DATA_BYTES {
+                return Err(USER_DATA_TOO_BIG.err());
+            }
+            Some(raw.to_string())
+        }
+    };
+    let spot_strategy = optional_enum(
+        ctx,
+        "SpotStrategy",
+        ecs_domain::model::SpotStrategy::parse,
+        INVALID_SPOT_STRATEGY,
+    )?
+    .unwrap_or_default();
+    let text = |fields: &std::collections::BTreeMap<&str, &str>, name: &str| {
+        fields.get(name).copied().unwrap_or_default().to_string()
+    };
+    let system_disk = DiskRequest {
+        category: ctx
+            .params
+            .non_empty("SystemDisk.Category")
+            .map(str::to_string),
+        size: ctx.params.int("SystemDisk.Size")?,
+        name: ctx
+            .params
+            .get("SystemDisk.DiskName")
+            .unwrap_or_default()
+            .to_string(),
+        description: ctx
+            .params
+            .get("SystemDisk.Description")
+            .unwrap_or_default()
+            .to_string(),
+        delete_with_instance: None,
+    };
+    let mut data_disks = Vec::new();
+    for (n, fields) in ctx.params.object_list("DataDisk") {
+        let size = match fields.get("Size").filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => Some(
+                raw.parse::<i64>()
+                    .map_err(|_| invalid_parameter(&format!("DataDisk.{n}.Size")))?,
+            ),
+        };
+        let delete_with_instance = match fields.get("DeleteWithInstance").filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(raw) if raw.eq_ignore_ascii_case("true") => Some(true),
+            Some(raw) if raw.eq_ignore_ascii_case("false") => Some(false),
+            Some(_) => {
+                return Err(invalid_parameter(&format!(
+                    "DataDisk.{n}.DeleteWithInstance"
+                )))
+            }
+        };
+        data_disks.push(DiskRequest {
+            category: fields
+                .get("Category")
+                .filter(|c| !c.is_empty())
+                .map(|c| c.to_string()),
+            size,
+            name: text(&fields, "DiskName"),
+            description: text(&fields, "Description"),
+            delete_with_instance,
+        });
+    }
+    Ok(LaunchRequest {
+        user_data,
+        spot_strategy,
+        spot_price_limit: ctx.params.non_empty("SpotPriceLimit").map(str::to_string),
+        spot_duration: ctx.params.int("SpotDuration")?,
+        system_disk,
+        data_disks,
+    })
 }

@@ -17,17 +17,28 @@ mod common;
 mod views;
 
 mod allocate_dedicated_hosts;
+mod create_instance;
 mod delete_instance;
 mod delete_instances;
 mod describe_dedicated_hosts;
+mod describe_disks;
+mod describe_images;
+mod describe_instance_attribute;
 mod describe_instance_auto_renew_attribute;
+mod describe_instance_status;
+mod describe_instance_types;
 mod describe_instances;
 mod describe_regions;
+mod describe_user_data;
+mod describe_zones;
 mod modify_dedicated_host_auto_release_time;
 mod modify_instance_attribute;
 mod modify_instance_auto_release_time;
 mod modify_instance_auto_renew_attribute;
+mod modify_instance_charge_type;
+mod reboot_instance;
 mod release_dedicated_host;
+mod renew_instance;
 mod run_instances;
 mod start_instance;
 mod stop_instance;
@@ -114,6 +125,17 @@ pub const OPERATIONS: &[Operation] = &[
     describe_dedicated_hosts::OP,
     release_dedicated_host::OP,
     describe_regions::OP,
+    describe_zones::OP,
+    describe_instance_types::OP,
+    describe_images::OP,
+    reboot_instance::OP,
+    describe_instance_status::OP,
+    describe_instance_attribute::OP,
+    renew_instance::OP,
+    modify_instance_charge_type::OP,
+    create_instance::OP,
+    describe_user_data::OP,
+    describe_disks::OP,
 ];
 
 pub fn find(action: &str) -> Option<&'static Operation> {

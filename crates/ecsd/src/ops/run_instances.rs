@@ -5,7 +5,7 @@ use ecs_domain::ErrorCode;
 use ecs_service::instances::{RunInstances, RUN_MALFORMED_RELEASE_TIME};
 
 use super::common::{
-    billing, count, dry_run, fields_of, flag, idempotency, region, required, zone,
+    billing, count, dry_run, fields_of, flag, idempotency, launch_request, region, required, zone,
 };
 use super::{OpCtx, OpResult, Operation};
 
@@ -62,6 +62,8 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         vswitch_id: ctx.params.get("VSwitchId").unwrap_or_default().to_string(),
         dry_run,
         idempotency,
+        launch: launch_request(ctx)?,
+        stopped: false,
     };
     let created = ctx.service.run_instances(&ctx.caller, cmd).await?;
     Ok(fields_of(&created))

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 fn lock_msg(reason: &str) -> &'static str {
     match reason {
         "financial" => "The specified instance is locked because it expired or your account has overdue payments.",
+        "recycling" => "The spot instance is interrupted and will be released.",
         _ => "",
     }
 }
@@ -51,6 +52,10 @@ pub struct InstanceView<'a> {
     io_optimized: bool,
     #[serde(rename = "OSType")]
     os_type: &'static str,
+    // Spot settings (issue 14).
+    spot_strategy: &'static str,
+    spot_price_limit: f64,
+    spot_duration: u32,
 }
 
 #[derive(Serialize)]
@@ -176,6 +181,14 @@ impl<'a> InstanceView<'a> {
             instance_network_type: "vpc",
             io_optimized: true,
             os_type: "linux",
+            spot_strategy: i.launch.spot_strategy.as_str(),
+            spot_price_limit: i
+                .launch
+                .spot_price_limit
+                .as_deref()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0.0),
+            spot_duration: i.launch.spot_duration.unwrap_or(0),
         }
     }
 }
@@ -274,6 +287,9 @@ mod tests {
                 "InstanceNetworkType": "vpc",
                 "IoOptimized": true,
                 "OSType": "linux",
+                "SpotStrategy": "NoSpot",
+                "SpotPriceLimit": 0.0,
+                "SpotDuration": 0,
             })
         );
     }

@@ -28,6 +28,10 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
             "/accounts/{access_key_id}/balance",
             get(get_balance).put(set_balance),
         )
+        .route(
+            "/accounts/{access_key_id}/instances/{instance_id}/interrupt",
+            post(interrupt_spot),
+        )
         .route("/reset", post(reset))
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(app, require_token))
@@ -230,6 +234,47 @@ async fn events(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Respo
             }))
             .into_response()
         }
+        Ok(Err(e)) => service_failed(&e),
+        Err(e) => failed(&e),
+    }
+}
+
+/// Interrupts a spot instance: locked `recycling` now, released after ECS's notice period.
+async fn interrupt_spot(
+    State(app): State<Arc<App>>,
+    Path((key_id, instance_id)): Path<(String, String)>,
+) -> Response {
+    use ecs_service::admin::InterruptError;
+    let worker = app.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        worker
+            .service
+            .interrupt_spot_instance(&key_id, &instance_id)
+            .map(|r| (r, instance_id))
+    })
+    .await;
+    match result {
+        Ok(Ok((Ok(release_at), id))) => Json(json!({
+            "instance_id": id,
+            "lock_reason": "recycling",
+            "release_time": rfc3339(release_at),
+        }))
+        .into_response(),
+        Ok(Ok((Err(InterruptError::NoSuchKey), _))) => {
+            problem(StatusCode::NOT_FOUND, "no such access key")
+        }
+        Ok(Ok((Err(InterruptError::NoSuchInstance), _))) => problem(
+            StatusCode::NOT_FOUND,
+            "no such instance in the account of that key",
+        ),
+        Ok(Ok((Err(InterruptError::NotSpot), _))) => problem(
+            StatusCode::CONFLICT,
+            "only spot instances (SpotStrategy other than NoSpot) can be interrupted",
+        ),
+        Ok(Ok((Err(InterruptError::AlreadyInterrupted), _))) => problem(
+            StatusCode::CONFLICT,
+            "the instance was already interrupted and waits for its release",
+        ),
         Ok(Err(e)) => service_failed(&e),
         Err(e) => failed(&e),
     }

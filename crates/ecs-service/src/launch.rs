@@ -1,0 +1,287 @@
+//! What RunInstances and CreateInstance take beyond type, image and billing: user data and the
+//! spot settings. The rows are ECS's for those parameters.
+
+use chrono::{DateTime, Utc};
+use ecs_domain::catalog::Image;
+use ecs_domain::disk::{device_name, Disk, CATEGORIES, MAX_DATA_DISKS};
+use ecs_domain::model::{ChargeType, LaunchSettings, SpotStrategy};
+use ecs_domain::{ApiError, ErrorCode};
+
+/// The launch parameters as sent (user data already checked as base64 by the door).
+#[derive(Debug, Clone, Default)]
+pub struct LaunchRequest {
+    pub user_data: Option<String>,
+    pub spot_strategy: SpotStrategy,
+    pub spot_price_limit: Option<String>,
+    pub spot_duration: Option<i64>,
+    /// `SystemDisk.*`.
+    pub system_disk: DiskRequest,
+    /// `DataDisk.N.*`, in order of N.
+    pub data_disks: Vec<DiskRequest>,
+}
+
+/// One disk as asked for (`SystemDisk.*` or `DataDisk.N.*`).
+#[derive(Debug, Clone, Default)]
+pub struct DiskRequest {
+    pub category: Option<String>,
+    pub size: Option<i64>,
+    pub name: String,
+    pub description: String,
+    /// Data disks only; `None` is ECS's default, true.
+    pub delete_with_instance: Option<bool>,
+}
+
+/// The disks every instance of one creating call gets: (system disk, data disks), ids unset.
+#[derive(Debug, Clone)]
+pub(crate) struct DiskPlan {
+    pub system: Disk,
+    pub data: Vec<Disk>,
+}
+
+pub const INVALID_SYSTEM_DISK_CATEGORY: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidSystemDiskCategory.ValueNotSupported",
+    "The specified parameter SystemDisk.Category is not valid.",
+);
+pub const INVALID_SYSTEM_DISK_SIZE: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidSystemDiskSize.ValueNotSupported",
+    "The specified parameter SystemDisk.Size is invalid.",
+);
+pub const SYSTEM_DISK_SMALLER_THAN_IMAGE: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidSystemDiskSize.LessThanImageSize",
+    "The specified parameter SystemDisk.Size is less than the image size.",
+);
+pub const INVALID_DATA_DISK_CATEGORY: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidDataDiskCategory.ValueNotSupported",
+    "The specified parameter DataDisk.n.Category is not valid.",
+);
+pub const INVALID_DATA_DISK_SIZE: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidDataDiskSize.ValueNotSupported",
+    "The specified DataDisk.n.Size is beyond the permitted range.",
+);
+pub const TOO_MANY_DATA_DISKS: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidDataDiskCount.ExceedLimit",
+    "The number of data disks exceeds the limit of 16.",
+);
+
+/// The default category of new disks.
+const DEFAULT_CATEGORY: &str = "cloud_essd";
+/// A system disk is at least this big when no size is asked for (or the image's size, if larger).
+const DEFAULT_SYSTEM_DISK_GIB: u32 = 40;
+
+/// Checks the asked disks against the categories' limits and the image, and plans the disks
+/// each new instance gets.
+pub(crate) fn plan_disks(
+    req: &LaunchRequest,
+    image: &Image,
+    region_id: &str,
+    charge: ChargeType,
+    now: DateTime<Utc>,
+) -> Result<DiskPlan, ApiError> {
+    let limits = |category: &str| CATEGORIES.iter().find(|(c, _, _)| *c == category);
+    let sys = &req.system_disk;
+    let category = sys.category.as_deref().unwrap_or(DEFAULT_CATEGORY);
+    let (_, (sys_min, sys_max), _) =
+        limits(category).ok_or_else(|| INVALID_SYSTEM_DISK_CATEGORY.err())?;
+    let size = match sys.size {
+        None => DEFAULT_SYSTEM_DISK_GIB.max(image.size_gib),
+        Some(n) => {
+            let n = u32::try_from(n)
+                .ok()
+                .filter(|n| (*sys_min..=*sys_max).contains(n))
+                .ok_or_else(|| INVALID_SYSTEM_DISK_SIZE.err())?;
+            if n < image.size_gib {
+                return Err(SYSTEM_DISK_SMALLER_THAN_IMAGE.err());
+            }
+            n
+        }
+    };
+    let disk =
+        |disk_type: &str, category: &str, size_gib: u32, r: &DiskRequest, data: Option<usize>| {
+            Disk {
+                id: String::new(),
+                account_id: 0,
+                region_id: region_id.to_string(),
+                zone_id: String::new(),
+                name: r.name.clone(),
+                description: r.description.clone(),
+                disk_type: disk_type.into(),
+                category: category.into(),
+                size_gib,
+                instance_id: None,
+                device: device_name(data),
+                delete_with_instance: r.delete_with_instance.unwrap_or(true),
+                image_id: if data.is_none() {
+                    image.id.clone()
+                } else {
+                    String::new()
+                },
+                charge_type: charge.as_str().into(),
+                creation_time: now,
+            }
+        };
+    let mut system = disk("system", category, size, sys, None);
+    // The system disk always goes with its instance.
+    system.delete_with_instance = true;
+    if req.data_disks.len() > MAX_DATA_DISKS {
+        return Err(TOO_MANY_DATA_DISKS.err());
+    }
+    let mut data = Vec::with_capacity(req.data_disks.len());
+    for (n, r) in req.data_disks.iter().enumerate() {
+        let category = r.category.as_deref().unwrap_or(DEFAULT_CATEGORY);
+        let (_, _, (min, max)) =
+            limits(category).ok_or_else(|| INVALID_DATA_DISK_CATEGORY.err())?;
+        let size = r
+            .size
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (*min..=*max).contains(n))
+            .ok_or_else(|| INVALID_DATA_DISK_SIZE.err())?;
+        data.push(disk("data", category, size, r, Some(n)));
+    }
+    Ok(DiskPlan { system, data })
+}
+
+pub const INVALID_SPOT_STRATEGY: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidSpotStrategy",
+    "The specified SpotStrategy is not valid.",
+);
+pub const INVALID_SPOT_PRICE_LIMIT: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidSpotPriceLimit",
+    "The specified SpotPriceLimit is not valid.",
+);
+pub const INVALID_SPOT_DURATION: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidSpotDuration",
+    "The specified SpotDuration is not valid.",
+);
+pub const INVALID_SPOT_PREPAID: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidSpotPrepaid",
+    "The specified spot type is not support PrePay Instance.",
+);
+pub const INVALID_USER_DATA: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidUserData.Base64FormatInvalid",
+    "The specified UserData is not valid Base64.",
+);
+pub const USER_DATA_TOO_BIG: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidUserData.SizeExceeded",
+    "The specified parameter UserData exceeds the size.",
+);
+
+/// ECS caps user data at 32 KiB before encoding.
+pub const MAX_USER_DATA_BYTES: usize = 32 * 1024;
+/// `SpotDuration` is 1 (an hour of protection, the default) or 0 (none).
+const SPOT_DURATIONS: [i64; 2] = [0, 1];
+
+/// The settings a new instance keeps, or the row that refuses them. Spot instances are
+/// pay-as-you-go only; a price limit is needed for (and kept only with) `SpotWithPriceLimit`;
+/// the protection period is kept for spot instances only, as the others ignore it.
+pub(crate) fn settle(req: &LaunchRequest, charge: ChargeType) -> Result<LaunchSettings, ApiError> {
+    let spot = req.spot_strategy;
+    if spot != SpotStrategy::NoSpot && charge == ChargeType::PrePaid {
+        return Err(INVALID_SPOT_PREPAID.err());
+    }
+    let spot_price_limit = match spot {
+        SpotStrategy::SpotWithPriceLimit => {
+            let raw = req
+                .spot_price_limit
+                .as_deref()
+                .filter(|p| price_limit_ok(p))
+                .ok_or_else(|| INVALID_SPOT_PRICE_LIMIT.err())?;
+            Some(raw.to_string())
+        }
+        _ => None,
+    };
+    let spot_duration = match (spot, req.spot_duration) {
+        (SpotStrategy::NoSpot, _) => None,
+        (_, None) => Some(1),
+        (_, Some(d)) if SPOT_DURATIONS.contains(&d) => Some(d as u32),
+        (_, Some(_)) => return Err(INVALID_SPOT_DURATION.err()),
+    };
+    Ok(LaunchSettings {
+        user_data: req.user_data.clone().filter(|u| !u.is_empty()),
+        spot_strategy: spot,
+        spot_price_limit,
+        spot_duration,
+        interruption_release_time: None,
+    })
+}
+
+/// A positive decimal with at most 3 places (ECS's precision for spot prices).
+fn price_limit_ok(raw: &str) -> bool {
+    let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    !whole.is_empty()
+        && whole.len() <= 9
+        && digits(whole)
+        && frac.len() <= 3
+        && digits(frac)
+        && !(raw.ends_with('.'))
+        && raw.parse::<f64>().is_ok_and(|v| v > 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(spot: SpotStrategy, limit: Option<&str>, duration: Option<i64>) -> LaunchRequest {
+        LaunchRequest {
+            user_data: None,
+            spot_strategy: spot,
+            spot_price_limit: limit.map(str::to_string),
+            spot_duration: duration,
+            ..LaunchRequest::default()
+        }
+    }
+
+    #[test]
+    fn spot_rules() {
+        use SpotStrategy::*;
+        let post = ChargeType::PostPaid;
+        let ok = settle(&req(SpotWithPriceLimit, Some("0.125"), None), post).unwrap();
+        assert_eq!(
+            (ok.spot_price_limit.as_deref(), ok.spot_duration),
+            (Some("0.125"), Some(1))
+        );
+        let go = settle(&req(SpotAsPriceGo, Some("9"), Some(0)), post).unwrap();
+        assert_eq!((go.spot_price_limit, go.spot_duration), (None, Some(0)));
+        let plain = settle(&req(NoSpot, Some("9"), Some(5)), post).unwrap();
+        assert!(plain.is_default());
+        for limit in [
+            None,
+            Some("0"),
+            Some("-1"),
+            Some("0.1234"),
+            Some("abc"),
+            Some("1."),
+        ] {
+            assert_eq!(
+                settle(&req(SpotWithPriceLimit, limit, None), post)
+                    .unwrap_err()
+                    .code,
+                INVALID_SPOT_PRICE_LIMIT.code
+            );
+        }
+        assert_eq!(
+            settle(&req(SpotAsPriceGo, None, Some(2)), post)
+                .unwrap_err()
+                .code,
+            INVALID_SPOT_DURATION.code
+        );
+        assert_eq!(
+            settle(&req(SpotAsPriceGo, None, None), ChargeType::PrePaid)
+                .unwrap_err()
+                .code,
+            INVALID_SPOT_PREPAID.code
+        );
+    }
+}
