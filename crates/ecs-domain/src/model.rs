@@ -154,6 +154,44 @@ pub struct Instance {
     /// Absent from rows written before it existed, and from the JSON when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped_charging: bool,
+    /// Its VPC and addresses. Rows written before these existed load with none.
+    #[serde(default)]
+    pub network: InstanceNetwork,
+    /// Settings RunInstances keeps and shows. Rows written before these existed load with none.
+    #[serde(default)]
+    pub launch: LaunchSettings,
+}
+
+/// What ECS shows as `InternetChargeType` when none was chosen.
+pub const DEFAULT_INTERNET_CHARGE_TYPE: &str = "PayByTraffic";
+
+/// An instance's place in the network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceNetwork {
+    pub vpc_id: String,
+    /// Private addresses, the primary first.
+    pub private_ips: Vec<String>,
+    /// Public addresses (one when it was launched with outbound bandwidth).
+    pub public_ips: Vec<String>,
+    /// The primary network interface.
+    pub eni_id: String,
+    pub mac_address: String,
+}
+
+/// Settings given to RunInstances that DescribeInstances shows again (a password is never kept
+/// in the clear, nor shown).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LaunchSettings {
+    pub host_name: String,
+    pub key_pair_name: String,
+    pub resource_group_id: String,
+    /// Empty: [`DEFAULT_INTERNET_CHARGE_TYPE`].
+    pub internet_charge_type: String,
+    /// Mbit/s.
+    pub internet_max_bandwidth_in: u32,
+    pub internet_max_bandwidth_out: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

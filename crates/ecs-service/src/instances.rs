@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use ecs_domain::error::common::{invalid_parameter, DRY_RUN_OPERATION, INVALID_REGION_ID};
 use ecs_domain::lifecycle::set_renewal;
-use ecs_domain::model::{ChargeType, Instance, InstanceStatus, RenewalStatus};
+use ecs_domain::model::{ChargeType, Instance, InstanceStatus, LaunchSettings, RenewalStatus};
 use ecs_domain::rules::{
     check_manual_release, check_start, check_stop, renewal_settings, PowerRefusal, ReleaseRefusal,
     RenewSettingsError, AUTO_RENEW_PERIODS,
@@ -627,6 +627,12 @@ pub struct RunInstances {
     pub vswitch_id: String,
     pub dry_run: bool,
     pub idempotency: Option<Idempotency>,
+    /// Settings kept and shown (host name, key pair, resource group, bandwidth).
+    pub launch: LaunchSettings,
+    /// `PrivateIpAddress`: the address of the (one) instance, else one is given out.
+    pub private_ip: Option<std::net::Ipv4Addr>,
+    /// `UniqueSuffix`: number the names and host names of several instances.
+    pub unique_suffix: bool,
 }
 
 /// What RunInstances answers (and what a repeated ClientToken gets back), in its wire shape.
@@ -738,7 +744,17 @@ impl Service {
             vswitch_id: cmd.vswitch_id.clone(),
             dedicated_host_id: cmd.dedicated_host_id.clone(),
             stopped_charging: false,
+            network: Default::default(),
+            launch: cmd.launch.clone(),
         };
+        if cmd.private_ip.is_some() && cmd.amount > 1 {
+            return Err(crate::network::PRIVATE_IP_WITH_AMOUNT.err());
+        }
+        let zones = self
+            .catalog
+            .region(&cmd.region)
+            .map(|r| r.zones.clone())
+            .unwrap_or_default();
         let account = caller.account_id;
         self.write(caller, move |tx| {
             let mut template = template.clone();
@@ -755,14 +771,41 @@ impl Service {
                     _ => return Err(RUN_HOST_NOT_FOUND.err().into()),
                 }
             }
+            let placement = crate::network::place(
+                account,
+                &cmd.region,
+                &zones,
+                &template.zone_id,
+                cmd.zone.is_some() || cmd.dedicated_host_id.is_some(),
+                Some(cmd.vswitch_id.as_str()).filter(|v| !v.is_empty()),
+            )?;
+            template.zone_id = placement.zone_id.clone();
+            template.vswitch_id = placement.vswitch_id.clone();
+            template.security_group_ids = crate::network::security_groups(
+                account,
+                &placement.vpc_id,
+                &cmd.security_group_ids,
+            )?;
             if cmd.dry_run {
                 return Err(DRY_RUN_OPERATION.err().into());
             }
             once_per_token(tx, account, ACTION, cmd.idempotency.as_ref(), |tx| {
                 let mut ids = Vec::with_capacity(cmd.amount as usize);
-                for _ in 0..cmd.amount {
+                for k in 0..cmd.amount {
                     let mut instance = template.clone();
                     instance.id = new_resource_id("i");
+                    let expand = |pattern: &str| {
+                        ecs_domain::launch::expand_name(pattern, k, cmd.amount, cmd.unique_suffix)
+                    };
+                    instance.name = expand(&instance.name);
+                    instance.launch.host_name = expand(&instance.launch.host_name);
+                    instance.network = crate::network::assign(
+                        tx,
+                        account,
+                        &placement,
+                        cmd.private_ip,
+                        cmd.launch.internet_max_bandwidth_out > 0,
+                    )?;
                     if instance.name.is_empty() {
                         instance.name = instance.id.clone();
                     }

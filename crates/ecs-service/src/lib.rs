@@ -32,12 +32,13 @@ mod creating;
 pub mod hosts;
 pub mod instances;
 pub mod lifecycle;
+pub mod network;
 mod resource;
 pub mod state;
 
 pub use clock::{ClockMode, LifecycleClock};
 pub use creating::{CreateBilling, Idempotency};
-pub use ecs_store::{HostFilter, InstanceFilter, Listing, Page, TimeRange};
+pub use ecs_store::{DataField, FieldMatch, HostFilter, InstanceFilter, Listing, Page, TimeRange};
 pub use lifecycle::ActionRecord;
 
 /// Who asks. Resources of other accounts do not exist for a caller.

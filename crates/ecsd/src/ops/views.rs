@@ -2,6 +2,7 @@
 
 use ecs_domain::model::{
     post_paid_expired_time, ChargeType, DedicatedHost, Instance, InstanceStatus,
+    DEFAULT_INTERNET_CHARGE_TYPE,
 };
 use ecs_domain::time::{format_minute, format_minute_opt};
 use serde::Serialize;
@@ -51,6 +52,67 @@ pub struct InstanceView<'a> {
     io_optimized: bool,
     #[serde(rename = "OSType")]
     os_type: &'static str,
+    // The address containers are always present, empty when there is nothing, as ECS answers:
+    // code reading `PublicIpAddress.IpAddress` must never meet a missing object.
+    public_ip_address: IpAddressList<'a>,
+    inner_ip_address: IpAddressList<'a>,
+    eip_address: EipAddress,
+    network_interfaces: NetworkInterfaces<'a>,
+    key_pair_name: &'a str,
+    resource_group_id: &'a str,
+    internet_max_bandwidth_in: u32,
+    internet_max_bandwidth_out: u32,
+    metadata_options: MetadataOptions,
+}
+
+/// What every ecsd instance's metadata service is like: ECS's defaults.
+pub const HTTP_HOP_LIMIT: u32 = 1;
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetadataOptions {
+    http_endpoint: &'static str,
+    http_tokens: &'static str,
+    http_put_response_hop_limit: u32,
+}
+
+/// No ecsd instance has an elastic IP: ECS shows the object with empty values then.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EipAddress {
+    allocation_id: &'static str,
+    ip_address: &'static str,
+    internet_charge_type: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NetworkInterfaces<'a> {
+    network_interface: Vec<NetworkInterface<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NetworkInterface<'a> {
+    network_interface_id: &'a str,
+    mac_address: &'a str,
+    primary_ip_address: &'a str,
+    #[serde(rename = "Type")]
+    kind: &'static str,
+    private_ip_sets: PrivateIpSets<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PrivateIpSets<'a> {
+    private_ip_set: Vec<PrivateIpSet<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PrivateIpSet<'a> {
+    private_ip_address: &'a str,
+    primary: bool,
 }
 
 #[derive(Serialize)]
@@ -104,14 +166,15 @@ struct SecurityGroupList<'a> {
 #[serde(rename_all = "PascalCase")]
 struct VpcAttributes<'a> {
     v_switch_id: &'a str,
-    vpc_id: &'static str,
-    private_ip_address: IpAddressList,
+    vpc_id: &'a str,
+    private_ip_address: IpAddressList<'a>,
+    nat_ip_address: &'static str,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct IpAddressList {
-    ip_address: [&'static str; 0],
+struct IpAddressList<'a> {
+    ip_address: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -134,13 +197,21 @@ impl<'a> InstanceView<'a> {
             zone_id: &i.zone_id,
             status: i.status.as_str(),
             instance_charge_type: i.charge_type.as_str(),
-            internet_charge_type: "PayByTraffic",
+            internet_charge_type: match i.launch.internet_charge_type.as_str() {
+                "PayByBandwidth" => "PayByBandwidth",
+                _ => DEFAULT_INTERNET_CHARGE_TYPE,
+            },
             instance_type: &i.instance_type,
             instance_type_family: family_of(&i.instance_type),
             cpu: i.cpu,
             memory: i.memory_mib,
             image_id: &i.image_id,
-            host_name: &i.name,
+            // Instances launched before host names were kept show their name, as before.
+            host_name: if i.launch.host_name.is_empty() {
+                &i.name
+            } else {
+                &i.launch.host_name
+            },
             creation_time: format_minute(i.creation_time),
             start_time: format_minute_opt(i.start_time),
             expired_time: format_minute(expired),
@@ -167,8 +238,11 @@ impl<'a> InstanceView<'a> {
             },
             vpc_attributes: VpcAttributes {
                 v_switch_id: &i.vswitch_id,
-                vpc_id: "",
-                private_ip_address: IpAddressList { ip_address: [] },
+                vpc_id: &i.network.vpc_id,
+                private_ip_address: IpAddressList {
+                    ip_address: &i.network.private_ips,
+                },
+                nat_ip_address: "",
             },
             dedicated_host_attribute: DedicatedHostAttribute {
                 dedicated_host_id: i.dedicated_host_id.as_deref().unwrap_or_default(),
@@ -176,8 +250,56 @@ impl<'a> InstanceView<'a> {
             instance_network_type: "vpc",
             io_optimized: true,
             os_type: "linux",
+            public_ip_address: IpAddressList {
+                ip_address: &i.network.public_ips,
+            },
+            inner_ip_address: IpAddressList { ip_address: &[] },
+            eip_address: EipAddress {
+                allocation_id: "",
+                ip_address: "",
+                internet_charge_type: "",
+            },
+            network_interfaces: NetworkInterfaces {
+                network_interface: primary_interface(i).into_iter().collect(),
+            },
+            key_pair_name: &i.launch.key_pair_name,
+            resource_group_id: &i.launch.resource_group_id,
+            internet_max_bandwidth_in: i.launch.internet_max_bandwidth_in,
+            internet_max_bandwidth_out: i.launch.internet_max_bandwidth_out,
+            metadata_options: MetadataOptions {
+                http_endpoint: "enabled",
+                http_tokens: "optional",
+                http_put_response_hop_limit: HTTP_HOP_LIMIT,
+            },
         }
     }
+}
+
+/// The primary network interface, for instances that have one (those launched before the
+/// network existed have none).
+fn primary_interface(i: &Instance) -> Option<NetworkInterface<'_>> {
+    let n = &i.network;
+    if n.eni_id.is_empty() {
+        return None;
+    }
+    let primary = n.private_ips.first().map_or("", String::as_str);
+    Some(NetworkInterface {
+        network_interface_id: &n.eni_id,
+        mac_address: &n.mac_address,
+        primary_ip_address: primary,
+        kind: "Primary",
+        private_ip_sets: PrivateIpSets {
+            private_ip_set: n
+                .private_ips
+                .iter()
+                .enumerate()
+                .map(|(k, ip)| PrivateIpSet {
+                    private_ip_address: ip,
+                    primary: k == 0,
+                })
+                .collect(),
+        },
+    })
 }
 
 /// `ecs.g7.large` belongs to `ecs.g7`.
@@ -269,11 +391,20 @@ mod tests {
                 }]},
                 "Tags": {"Tag": [{"TagKey": "env", "TagValue": "ci"}]},
                 "SecurityGroupIds": {"SecurityGroupId": ["sg-bp1"]},
-                "VpcAttributes": {"VSwitchId": "vsw-bp1", "VpcId": "", "PrivateIpAddress": {"IpAddress": []}},
+                "VpcAttributes": {"VSwitchId": "vsw-bp1", "VpcId": "", "PrivateIpAddress": {"IpAddress": []}, "NatIpAddress": ""},
                 "DedicatedHostAttribute": {"DedicatedHostId": "dh-1"},
                 "InstanceNetworkType": "vpc",
                 "IoOptimized": true,
                 "OSType": "linux",
+                "PublicIpAddress": {"IpAddress": []},
+                "InnerIpAddress": {"IpAddress": []},
+                "EipAddress": {"AllocationId": "", "IpAddress": "", "InternetChargeType": ""},
+                "NetworkInterfaces": {"NetworkInterface": []},
+                "KeyPairName": "",
+                "ResourceGroupId": "",
+                "InternetMaxBandwidthIn": 0,
+                "InternetMaxBandwidthOut": 0,
+                "MetadataOptions": {"HttpEndpoint": "enabled", "HttpTokens": "optional", "HttpPutResponseHopLimit": 1},
             })
         );
     }
