@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod images;
 pub mod launch;
 pub mod lifecycle;
 pub mod model;

@@ -1,5 +1,6 @@
 //! How resources look in answers (DescribeInstances, DescribeDedicatedHosts).
 
+use ecs_domain::images::os_of;
 use ecs_domain::model::{
     post_paid_expired_time, ChargeType, DedicatedHost, Instance, InstanceStatus,
     DEFAULT_INTERNET_CHARGE_TYPE,
@@ -52,6 +53,12 @@ pub struct InstanceView<'a> {
     io_optimized: bool,
     #[serde(rename = "OSType")]
     os_type: &'static str,
+    #[serde(rename = "OSName")]
+    os_name: String,
+    #[serde(rename = "OSNameEn")]
+    os_name_en: String,
+    serial_number: String,
+    cpu_options: CpuOptions,
     // The address containers are always present, empty when there is nothing, as ECS answers:
     // code reading `PublicIpAddress.IpAddress` must never meet a missing object.
     public_ip_address: IpAddressList<'a>,
@@ -63,6 +70,45 @@ pub struct InstanceView<'a> {
     internet_max_bandwidth_in: u32,
     internet_max_bandwidth_out: u32,
     metadata_options: MetadataOptions,
+}
+
+/// How the vCPUs are made: two threads per core, as on ECS's current families (one for a
+/// single vCPU).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CpuOptions {
+    core_count: u32,
+    threads_per_core: u32,
+    numa: &'static str,
+}
+
+impl CpuOptions {
+    fn of(cpu: u32) -> Self {
+        let threads = if cpu >= 2 && cpu.is_multiple_of(2) { 2 } else { 1 };
+        CpuOptions {
+            core_count: cpu / threads,
+            threads_per_core: threads,
+            numa: "",
+        }
+    }
+}
+
+/// A stable UUID-shaped serial number for an instance, from its id (FNV-1a, 128 bits).
+fn serial_number(id: &str) -> String {
+    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for b in id.bytes() {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    let hex = format!("{h:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// What every ecsd instance's metadata service is like: ECS's defaults.
@@ -189,6 +235,7 @@ impl<'a> InstanceView<'a> {
             Some(sub) => sub.expired_time,
             None => post_paid_expired_time(),
         };
+        let os = os_of(&i.image_id);
         InstanceView {
             instance_id: &i.id,
             instance_name: &i.name,
@@ -249,7 +296,11 @@ impl<'a> InstanceView<'a> {
             },
             instance_network_type: "vpc",
             io_optimized: true,
-            os_type: "linux",
+            os_type: os.os_type,
+            os_name: os.os_name,
+            os_name_en: os.os_name_en,
+            serial_number: serial_number(&i.id),
+            cpu_options: CpuOptions::of(i.cpu),
             public_ip_address: IpAddressList {
                 ip_address: &i.network.public_ips,
             },
@@ -361,7 +412,31 @@ mod tests {
         i.tags = vec![("env".into(), "ci".into())];
         i.dedicated_host_id = Some("dh-1".into());
         i.auto_release_time = Some(at("2026-02-01T10:20:00Z"));
-        let view = serde_json::to_value(InstanceView::of(&i)).unwrap();
+        let mut view = serde_json::to_value(InstanceView::of(&i)).unwrap();
+        // The fields added for the SDK models' coverage, checked apart (one `json!` of all
+        // of them is beyond the macro's recursion limit).
+        let added = json!({
+            "OSName": "Alibaba Cloud Linux 3 64位",
+            "OSNameEn": "Alibaba Cloud Linux 3 64 bit",
+            "SerialNumber": serial_number("i-view"),
+            "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2, "Numa": ""},
+            "PublicIpAddress": {"IpAddress": []},
+            "InnerIpAddress": {"IpAddress": []},
+            "EipAddress": {"AllocationId": "", "IpAddress": "", "InternetChargeType": ""},
+            "NetworkInterfaces": {"NetworkInterface": []},
+            "KeyPairName": "",
+            "ResourceGroupId": "",
+            "InternetMaxBandwidthIn": 0,
+            "InternetMaxBandwidthOut": 0,
+            "MetadataOptions": {"HttpEndpoint": "enabled", "HttpTokens": "optional", "HttpPutResponseHopLimit": 1},
+        });
+        for (k, v) in added.as_object().unwrap() {
+            assert_eq!(
+                view.as_object_mut().unwrap().remove(k).as_ref(),
+                Some(v),
+                "{k}"
+            );
+        }
         assert_eq!(
             view,
             json!({
@@ -396,15 +471,6 @@ mod tests {
                 "InstanceNetworkType": "vpc",
                 "IoOptimized": true,
                 "OSType": "linux",
-                "PublicIpAddress": {"IpAddress": []},
-                "InnerIpAddress": {"IpAddress": []},
-                "EipAddress": {"AllocationId": "", "IpAddress": "", "InternetChargeType": ""},
-                "NetworkInterfaces": {"NetworkInterface": []},
-                "KeyPairName": "",
-                "ResourceGroupId": "",
-                "InternetMaxBandwidthIn": 0,
-                "InternetMaxBandwidthOut": 0,
-                "MetadataOptions": {"HttpEndpoint": "enabled", "HttpTokens": "optional", "HttpPutResponseHopLimit": 1},
             })
         );
     }
