@@ -13,7 +13,7 @@ use ecs_store::{DataField, FieldMatch, InstanceFilter, Page, StoreTx, TxResult};
 pub const INVALID_VSWITCH_ID: ErrorCode = ErrorCode::new(
     404,
     "InvalidVSwitchId.NotFound",
-    "The VSwitchId provided does not exist in our records.",
+    "Specified virtual switch does not exist.",
 );
 pub const INVALID_SECURITY_GROUP_ID: ErrorCode = ErrorCode::new(
     404,
@@ -23,7 +23,7 @@ pub const INVALID_SECURITY_GROUP_ID: ErrorCode = ErrorCode::new(
 pub const VSWITCH_ZONE_MISMATCH: ErrorCode = ErrorCode::new(
     400,
     "InvalidParameter.Mismatch",
-    "The specified VSwitchId is not in the specified ZoneId.",
+    "Specified virtual switch is not in the specified zone.",
 );
 pub const PRIVATE_IP_MALFORMED: ErrorCode = ErrorCode::new(
     400,
@@ -47,8 +47,8 @@ pub const PRIVATE_IP_WITH_AMOUNT: ErrorCode = ErrorCode::new(
 );
 pub const VSWITCH_FULL: ErrorCode = ErrorCode::new(
     400,
-    "InvalidVSwitchId.IpNotEnough",
-    "The specified VSwitch has not enough IpAddress.",
+    "QuotaExceeded.PrivateIpAddress",
+    "Don't have enough private IPs in this switch.",
 );
 
 /// A stable id with `prefix` for what `parts` name (FNV-1a, written in base 36): the same

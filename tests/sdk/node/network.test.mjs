@@ -63,7 +63,7 @@ for (const name of ['pop-core-GET', 'pop-core-POST', 'tea']) {
       await expectError(runInstances(sdk(), { PrivateIpAddress: '999.1.1.1' }),
         { code: 'InvalidPrivateIpAddress.Malformed', status: 400 });
       await expectError(runInstances(sdk(), { InternetMaxBandwidthOut: 99999 }),
-        { code: 'InvalidInternetMaxBandwidthOut.Malformed', status: 400 });
+        { code: 'InvalidParameter', status: 400 });
       await expectError(runInstances(sdk(), { Password: 'weak' }),
         { code: 'InvalidPassword.Malformed', status: 400 });
       assert.deepEqual(await listed(sdk()), [...ids].sort(), 'refused calls created nothing');

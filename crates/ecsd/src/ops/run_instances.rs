@@ -1,6 +1,7 @@
 //! RunInstances: create and start pay-as-you-go or subscription instances. They are Running
 //! when the call answers.
 
+use ecs_domain::error::common::invalid_parameter;
 use ecs_domain::launch::{expand_name, host_name_ok, password_ok};
 use ecs_domain::model::LaunchSettings;
 use ecs_domain::{ApiError, ErrorCode};
@@ -26,28 +27,65 @@ const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
 const INVALID_HOST_NAME: ErrorCode = ErrorCode::new(
     400,
     "InvalidHostName.Malformed",
-    "The specified parameter HostName is not valid.",
+    "The specified parameter \"HostName\" is not valid.",
 );
 const INVALID_PASSWORD: ErrorCode = ErrorCode::new(
     400,
     "InvalidPassword.Malformed",
-    "The specified parameter Password is not valid.",
+    "The specified parameter \"Password\" is not valid.",
+);
+const PASSWORD_WITH_INHERIT: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidPasswordParam.Mismatch",
+    "The input password should be null when passwdInherit is true.",
 );
 const INVALID_INTERNET_CHARGE_TYPE: ErrorCode = ErrorCode::new(
     400,
     "InvalidInternetChargeType.ValueNotSupported",
-    "The specified InternetChargeType is invalid.",
+    "The specified InternetChargeType is not valid.",
 );
-const INVALID_BANDWIDTH_OUT: ErrorCode = ErrorCode::new(
+const INVALID_TAG_KEY: ErrorCode = ErrorCode::new(
     400,
-    "InvalidInternetMaxBandwidthOut.Malformed",
-    "The specified parameter InternetMaxBandwidthOut is not valid.",
+    "InvalidTagKey.Malformed",
+    "The specified Tag.n.Key is not valid.",
 );
-const INVALID_BANDWIDTH_IN: ErrorCode = ErrorCode::new(
+const INVALID_TAG_VALUE: ErrorCode = ErrorCode::new(
     400,
-    "InvalidInternetMaxBandwidthIn.Malformed",
-    "The specified parameter InternetMaxBandwidthIn is not valid.",
+    "InvalidTagValue.Malformed",
+    "The specified Tag.n.Value is not valid.",
 );
+const DUPLICATE_TAG_KEY: ErrorCode = ErrorCode::new(
+    400,
+    "Duplicate.TagKey",
+    "The Tag.N.Key contain duplicate key.",
+);
+
+/// ECS's tag rules: a key of 1 to 128 characters, a value of at most 128; neither starting
+/// with `aliyun` or `acs:` nor holding `http://` or `https://`; no key twice. (At most 20
+/// tags is checked with every request's list shapes.)
+fn checked_tags(ctx: &OpCtx) -> Result<Vec<(String, String)>, ApiError> {
+    let tags = ctx.params.tags();
+    let reserved = |s: &str| {
+        let lower = s.to_ascii_lowercase();
+        lower.starts_with("aliyun")
+            || lower.starts_with("acs:")
+            || lower.contains("http://")
+            || lower.contains("https://")
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (key, value) in &tags {
+        if key.is_empty() || key.chars().count() > 128 || reserved(key) {
+            return Err(INVALID_TAG_KEY.err());
+        }
+        if value.chars().count() > 128 || reserved(value) {
+            return Err(INVALID_TAG_VALUE.err());
+        }
+        if !seen.insert(key.as_str()) {
+            return Err(DUPLICATE_TAG_KEY.err());
+        }
+    }
+    Ok(tags)
+}
 
 /// What RunInstances keeps of the instance's own settings, checked by ECS's rules. The
 /// password is only checked: ecsd runs no operating system to give it to, and never shows it.
@@ -68,6 +106,9 @@ fn launch_settings(
         if !password_ok(password) {
             return Err(INVALID_PASSWORD.err());
         }
+        if p.bool("PasswordInherit")? == Some(true) {
+            return Err(PASSWORD_WITH_INHERIT.err());
+        }
     }
     p.bool("PasswordInherit")?;
     let internet_charge_type = match p.non_empty("InternetChargeType") {
@@ -75,16 +116,14 @@ fn launch_settings(
         Some(t @ ("PayByTraffic" | "PayByBandwidth")) => t,
         Some(_) => return Err(INVALID_INTERNET_CHARGE_TYPE.err()),
     };
-    let bandwidth = |name: &str, range: std::ops::RangeInclusive<i64>, bad: ErrorCode| match p
-        .int(name)
-        .map_err(|_| bad.err())?
-    {
+    // Mbit/s; out of range is ECS's plain InvalidParameter naming the parameter.
+    let bandwidth = |name: &str, range: std::ops::RangeInclusive<i64>| match p.int(name)? {
         None => Ok(0),
         Some(n) if range.contains(&n) => Ok(n as u32),
-        Some(_) => Err(bad.err()),
+        Some(_) => Err(invalid_parameter(name)),
     };
-    let out = bandwidth("InternetMaxBandwidthOut", 0..=100, INVALID_BANDWIDTH_OUT)?;
-    let inbound = bandwidth("InternetMaxBandwidthIn", 1..=200, INVALID_BANDWIDTH_IN)?;
+    let out = bandwidth("InternetMaxBandwidthOut", 0..=100)?;
+    let inbound = bandwidth("InternetMaxBandwidthIn", 1..=200)?;
     Ok(LaunchSettings {
         host_name: host_name.to_string(),
         key_pair_name: p.non_empty("KeyPairName").unwrap_or_default().to_string(),
@@ -137,7 +176,7 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
             .get("Description")
             .unwrap_or_default()
             .to_string(),
-        tags: ctx.params.tags(),
+        tags: checked_tags(ctx)?,
         security_group_ids,
         vswitch_id: ctx.params.get("VSwitchId").unwrap_or_default().to_string(),
         dry_run,

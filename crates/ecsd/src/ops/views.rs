@@ -84,7 +84,11 @@ struct CpuOptions {
 
 impl CpuOptions {
     fn of(cpu: u32) -> Self {
-        let threads = if cpu >= 2 && cpu.is_multiple_of(2) { 2 } else { 1 };
+        let threads = if cpu >= 2 && cpu.is_multiple_of(2) {
+            2
+        } else {
+            1
+        };
         CpuOptions {
             core_count: cpu / threads,
             threads_per_core: threads,
