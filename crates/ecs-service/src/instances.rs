@@ -824,6 +824,37 @@ impl Service {
         .await
     }
 
+    /// The names of the caller's dedicated hosts among `ids` (for the answers that show an
+    /// instance's host by name); a host that is gone has none.
+    pub fn host_names(
+        &self,
+        caller: &Caller,
+        mut ids: Vec<String>,
+    ) -> Result<std::collections::HashMap<String, String>, ApiError> {
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let filter = ecs_store::HostFilter {
+            account_id: caller.account_id,
+            ids: Some(ids),
+            ..Default::default()
+        };
+        let page = Page::Offset {
+            offset: 0,
+            limit: 100,
+        };
+        self.read(move |tx| {
+            Ok(tx
+                .list_hosts(&filter, page)?
+                .items
+                .into_iter()
+                .map(|h| (h.id, h.name))
+                .collect())
+        })
+    }
+
     /// The caller's instances matching `filter` (its account is the caller's, whatever the
     /// filter says), one page of them, with the total.
     pub fn list_instances(

@@ -197,3 +197,11 @@ def test_operating_system_and_cpu_follow_the_image_and_type(sdk):
     linux = describe(sdk, run_instances(sdk, ImageId="ubuntu_22_04_x64_20G_alibase_20240710.vhd")[0])
     assert (linux["OSType"], linux["OSNameEn"]) == ("linux", "Ubuntu 22.04 64 bit"), linux
     assert linux["SerialNumber"] != win["SerialNumber"] and len(linux["SerialNumber"]) == 36
+
+
+def test_an_instance_on_a_host_shows_the_host_by_name(sdk):
+    host = allocate_hosts(sdk, DedicatedHostType="ddh.g7", DedicatedHostName="rack-7")[0]
+    attr = describe(sdk, run_instances(sdk, DedicatedHostId=host)[0])["DedicatedHostAttribute"]
+    assert attr == {"DedicatedHostId": host, "DedicatedHostName": "rack-7"}, attr
+    attr = describe(sdk, run_instances(sdk)[0])["DedicatedHostAttribute"]
+    assert attr == {"DedicatedHostId": "", "DedicatedHostName": ""}, attr

@@ -1,5 +1,7 @@
 //! DescribeInstances: the caller's instances in a region, filtered, by page or by token.
 
+use std::collections::HashMap;
+
 use ecs_domain::error::common::{invalid_parameter, DRY_RUN_OPERATION};
 use ecs_domain::model::{ChargeType, Instance, InstanceStatus, LockReason};
 use ecs_domain::time::{parse_utc_minute_or_second, truncate_to_minute};
@@ -357,13 +359,22 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
     };
     let page = paging.page();
     let listing = ctx.service.list_instances(&ctx.caller, filter, page)?;
+    let on_hosts = listing
+        .items
+        .iter()
+        .filter_map(|i| i.dedicated_host_id.clone())
+        .collect();
+    let host_names = ctx.service.host_names(&ctx.caller, on_hosts)?;
     let (number, size) = paging.shown();
     Ok(Answer::Typed(Box::new(Listed {
         total_count: listing.total,
         page_number: number,
         page_size: size,
         next_token: listing.next_after.map(make_token).unwrap_or_default(),
-        instances: listing.items,
+        instances: Instances {
+            items: listing.items,
+            host_names,
+        },
     })))
 }
 
@@ -375,19 +386,34 @@ struct Listed {
     page_number: u32,
     page_size: u32,
     next_token: String,
-    #[serde(serialize_with = "instance_views")]
-    instances: Vec<Instance>,
+    instances: Instances,
+}
+
+/// The listed instances and the names of the hosts they are on.
+struct Instances {
+    items: Vec<Instance>,
+    host_names: HashMap<String, String>,
 }
 
 /// `{"Instance": [view, ...]}`.
-fn instance_views<S: Serializer>(instances: &[Instance], s: S) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct InstanceList<'a> {
-        #[serde(rename = "Instance")]
-        instance: Vec<InstanceView<'a>>,
+impl Serialize for Instances {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct InstanceList<'a> {
+            #[serde(rename = "Instance")]
+            instance: Vec<InstanceView<'a>>,
+        }
+        InstanceList {
+            instance: self
+                .items
+                .iter()
+                .map(|i| {
+                    let host = i.dedicated_host_id.as_ref();
+                    let name = host.and_then(|h| self.host_names.get(h));
+                    InstanceView::of(i).on_host_named(name.map_or("", String::as_str))
+                })
+                .collect(),
+        }
+        .serialize(s)
     }
-    InstanceList {
-        instance: instances.iter().map(InstanceView::of).collect(),
-    }
-    .serialize(s)
 }

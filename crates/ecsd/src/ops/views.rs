@@ -231,6 +231,7 @@ struct IpAddressList<'a> {
 #[serde(rename_all = "PascalCase")]
 struct DedicatedHostAttribute<'a> {
     dedicated_host_id: &'a str,
+    dedicated_host_name: &'a str,
 }
 
 impl<'a> InstanceView<'a> {
@@ -297,6 +298,7 @@ impl<'a> InstanceView<'a> {
             },
             dedicated_host_attribute: DedicatedHostAttribute {
                 dedicated_host_id: i.dedicated_host_id.as_deref().unwrap_or_default(),
+                dedicated_host_name: "",
             },
             instance_network_type: "vpc",
             io_optimized: true,
@@ -327,6 +329,15 @@ impl<'a> InstanceView<'a> {
                 http_put_response_hop_limit: HTTP_HOP_LIMIT,
             },
         }
+    }
+}
+
+impl<'a> InstanceView<'a> {
+    /// The view with its host's name (`DedicatedHostAttribute.DedicatedHostName`), which the
+    /// instance does not keep.
+    pub fn on_host_named(mut self, name: &'a str) -> Self {
+        self.dedicated_host_attribute.dedicated_host_name = name;
+        self
     }
 }
 
@@ -471,7 +482,7 @@ mod tests {
                 "Tags": {"Tag": [{"TagKey": "env", "TagValue": "ci"}]},
                 "SecurityGroupIds": {"SecurityGroupId": ["sg-bp1"]},
                 "VpcAttributes": {"VSwitchId": "vsw-bp1", "VpcId": "", "PrivateIpAddress": {"IpAddress": []}, "NatIpAddress": ""},
-                "DedicatedHostAttribute": {"DedicatedHostId": "dh-1"},
+                "DedicatedHostAttribute": {"DedicatedHostId": "dh-1", "DedicatedHostName": ""},
                 "InstanceNetworkType": "vpc",
                 "IoOptimized": true,
                 "OSType": "linux",
