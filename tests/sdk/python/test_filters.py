@@ -175,6 +175,8 @@ def test_host_filters(sdk):
     assert hosts(DedicatedHostName="alpha") == [h1]
     assert hosts(DedicatedHostType="ddh.c7") == [h2]
     assert hosts(DedicatedHostClusterId="dc-1") == []
+    shown = hosts_of(sdk.call("DescribeDedicatedHosts", RegionId=REGION, DedicatedHostName="beta"))[0]
+    assert shown["SupportedInstanceTypeFamilies"] == {"SupportedInstanceTypeFamily": ["ecs.c7"]}, shown
     assert hosts(ResourceGroupId="rg-1") == []
     expect_error(sdk.call, "DescribeDedicatedHosts", RegionId=REGION, QueryInventory="maybe",
                  code="InvalidParameter", status=400)

@@ -406,7 +406,18 @@ pub fn host_view(h: &DedicatedHost, instances: &[(String, String)]) -> Value {
         "OperationLocks": { "OperationLock": locks },
         "Instances": { "Instance": instances },
         "Tags": TagList::of(&h.tags),
+        "SupportedInstanceTypeFamilies": {
+            "SupportedInstanceTypeFamily": supported_families(&h.host_type),
+        },
     })
+}
+
+/// A host type `ddh.X` carries instances of the family `ecs.X`, by Alibaba Cloud's naming.
+fn supported_families(host_type: &str) -> Vec<String> {
+    match host_type.strip_prefix("ddh.") {
+        Some(family) if !family.is_empty() => vec![format!("ecs.{family}")],
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
