@@ -70,6 +70,25 @@ pub struct InstanceView<'a> {
     internet_max_bandwidth_in: u32,
     internet_max_bandwidth_out: u32,
     metadata_options: MetadataOptions,
+    // What ecsd has none of, shown empty as ECS shows it for an instance without: no HPC
+    // cluster, deployment set, burst credits or classic VLAN; never recyclable (no spot).
+    hpc_cluster_id: &'static str,
+    deployment_set_id: &'static str,
+    credit_specification: &'static str,
+    vlan_id: &'static str,
+    recyclable: bool,
+    /// Every ecsd instance can have disks attached (the DescribeInstances filter agrees).
+    device_available: bool,
+    dedicated_instance_attribute: DedicatedInstanceAttribute,
+}
+
+/// Whether the instance is on a dedicated host (`Tenancy`), and tied to it (`Affinity`: ecsd
+/// never moves an instance, ECS's default is shown).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DedicatedInstanceAttribute {
+    tenancy: &'static str,
+    affinity: &'static str,
 }
 
 /// How the vCPUs are made: two threads per core, as on ECS's current families (one for a
@@ -328,6 +347,20 @@ impl<'a> InstanceView<'a> {
                 http_tokens: "optional",
                 http_put_response_hop_limit: HTTP_HOP_LIMIT,
             },
+            hpc_cluster_id: "",
+            deployment_set_id: "",
+            credit_specification: "",
+            vlan_id: "",
+            recyclable: false,
+            device_available: true,
+            dedicated_instance_attribute: DedicatedInstanceAttribute {
+                tenancy: if i.dedicated_host_id.is_some() {
+                    "host"
+                } else {
+                    "default"
+                },
+                affinity: "default",
+            },
         }
     }
 }
@@ -455,6 +488,13 @@ mod tests {
             "InternetMaxBandwidthIn": 0,
             "InternetMaxBandwidthOut": 0,
             "MetadataOptions": {"HttpEndpoint": "enabled", "HttpTokens": "optional", "HttpPutResponseHopLimit": 1},
+            "HpcClusterId": "",
+            "DeploymentSetId": "",
+            "CreditSpecification": "",
+            "VlanId": "",
+            "Recyclable": false,
+            "DeviceAvailable": true,
+            "DedicatedInstanceAttribute": {"Tenancy": "host", "Affinity": "default"},
         });
         for (k, v) in added.as_object().unwrap() {
             assert_eq!(
