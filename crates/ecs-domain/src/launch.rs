@@ -89,6 +89,17 @@ fn placeholder(s: &str) -> Option<(usize, usize, u32, u32)> {
     None
 }
 
+/// A Windows host name: 2 to 15 characters of letters, digits and `-`, not all digits, not
+/// starting or ending with `-`.
+pub fn windows_host_name_ok(h: &str) -> bool {
+    let len = h.chars().count();
+    (2..=15).contains(&len)
+        && h.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !h.starts_with('-')
+        && !h.ends_with('-')
+        && !h.chars().all(|c| c.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +124,10 @@ mod tests {
         assert!(!host_name_ok("web..1"));
         assert!(!host_name_ok("web_1"));
         assert!(!host_name_ok(&"a".repeat(65)));
+        assert!(windows_host_name_ok("win-web-01"));
+        assert!(!windows_host_name_ok("web.example"));
+        assert!(!windows_host_name_ok("a-sixteen-chars1"));
+        assert!(!windows_host_name_ok("12345"));
     }
 
     #[test]

@@ -141,6 +141,8 @@ def test_addresses_are_distinct(sdk):
     ({"Password": "short1A"}, "InvalidPassword.Malformed"),
     ({"Password": "alllowercase1"}, "InvalidPassword.Malformed"),
     ({"HostName": "-bad"}, "InvalidHostName.Malformed"),
+    ({"HostName": "web.example", "ImageId": "win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd"},
+     "InvalidHostName.Malformed"),
     ({"InternetMaxBandwidthOut": 99999}, "InvalidParameter"),
     ({"InternetChargeType": "Free"}, "InvalidInternetChargeType.ValueNotSupported"),
     ({"Password": "Ecsd-Pass-1", "PasswordInherit": True}, "InvalidPasswordParam.Mismatch"),

@@ -2,7 +2,8 @@
 //! when the call answers.
 
 use ecs_domain::error::common::invalid_parameter;
-use ecs_domain::launch::{expand_name, host_name_ok, password_ok};
+use ecs_domain::images::os_of;
+use ecs_domain::launch::{expand_name, host_name_ok, password_ok, windows_host_name_ok};
 use ecs_domain::model::LaunchSettings;
 use ecs_domain::{ApiError, ErrorCode};
 use ecs_service::instances::{RunInstances, RUN_MALFORMED_RELEASE_TIME};
@@ -98,7 +99,16 @@ fn launch_settings(
     let host_name = p.non_empty("HostName").unwrap_or_default();
     // The rule holds for the names the instances get, placeholders expanded.
     let expanded = |k| expand_name(host_name, k, amount, unique_suffix);
-    let all_ok = host_name_ok(&expanded(0)) && host_name_ok(&expanded(amount - 1));
+    // Windows takes shorter names without dots (NetBIOS's rule).
+    let windows = p
+        .non_empty("ImageId")
+        .is_some_and(|image| os_of(image).os_type == "windows");
+    let rule = if windows {
+        windows_host_name_ok
+    } else {
+        host_name_ok
+    };
+    let all_ok = rule(&expanded(0)) && rule(&expanded(amount - 1));
     if !host_name.is_empty() && !all_ok {
         return Err(INVALID_HOST_NAME.err());
     }
