@@ -5,6 +5,8 @@ pub mod catalog;
 pub mod charging;
 pub mod disk;
 pub mod error;
+pub mod images;
+pub mod launch;
 pub mod lifecycle;
 pub mod model;
 pub mod money;

@@ -154,29 +154,59 @@ pub struct Instance {
     /// Absent from rows written before it existed, and from the JSON when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped_charging: bool,
-    /// User data and spot settings, as created (issue 14). Absent from rows written before
-    /// they existed, and from the JSON when all are defaults.
+    /// Its VPC and addresses. Rows written before these existed load with none.
+    #[serde(default)]
+    pub network: InstanceNetwork,
+    /// Settings given at creation that the describe calls show again: network-side ones
+    /// (issue 15), user data and spot settings (issue 14). Absent from rows written before they
+    /// existed, and from the JSON when all are defaults.
     #[serde(default, skip_serializing_if = "LaunchSettings::is_default")]
     pub launch: LaunchSettings,
 }
 
-/// How an instance was launched, beyond its type, image and billing: the user data it was given
-/// and, for a spot instance, its strategy, price limit and protection period.
+/// What ECS shows as `InternetChargeType` when none was chosen.
+pub const DEFAULT_INTERNET_CHARGE_TYPE: &str = "PayByTraffic";
+
+/// An instance's place in the network.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceNetwork {
+    pub vpc_id: String,
+    /// Private addresses, the primary first.
+    pub private_ips: Vec<String>,
+    /// Public addresses (one when it was launched with outbound bandwidth).
+    pub public_ips: Vec<String>,
+    /// The primary network interface.
+    pub eni_id: String,
+    pub mac_address: String,
+}
+
+/// How an instance was launched, beyond its type, image and billing, as the describe calls show
+/// it again (a password is never kept in the clear, nor shown).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LaunchSettings {
+    pub host_name: String,
+    pub key_pair_name: String,
+    pub resource_group_id: String,
+    /// Empty: [`DEFAULT_INTERNET_CHARGE_TYPE`].
+    pub internet_charge_type: String,
+    /// Mbit/s.
+    pub internet_max_bandwidth_in: u32,
+    pub internet_max_bandwidth_out: u32,
     /// `UserData` as given at creation: base64 text, kept as sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_data: Option<String>,
-    #[serde(default, skip_serializing_if = "SpotStrategy::is_no_spot")]
+    #[serde(skip_serializing_if = "SpotStrategy::is_no_spot")]
     pub spot_strategy: SpotStrategy,
     /// `SpotPriceLimit` (per hour) for `SpotWithPriceLimit`, as a decimal with up to 3 places.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spot_price_limit: Option<String>,
     /// `SpotDuration`: hours of protection from interruption after creation (0 or 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub spot_duration: Option<u32>,
     /// Set when the spot instance was interrupted: it is released at this time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub interruption_release_time: Option<DateTime<Utc>>,
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use ecs_domain::error::common::{invalid_parameter, DRY_RUN_OPERATION, INVALID_REGION_ID};
 use ecs_domain::lifecycle::set_renewal;
-use ecs_domain::model::{ChargeType, Instance, InstanceStatus, RenewalStatus};
+use ecs_domain::model::{ChargeType, Instance, InstanceStatus, LaunchSettings, RenewalStatus};
 use ecs_domain::rules::{
     check_manual_release, check_start, check_stop, renewal_settings, PowerRefusal, ReleaseRefusal,
     RenewSettingsError, AUTO_RENEW_PERIODS,
@@ -655,6 +655,12 @@ pub struct RunInstances {
     pub launch: crate::launch::LaunchRequest,
     /// CreateInstance: one instance, `Stopped` until StartInstance (RunInstances' are Running).
     pub stopped: bool,
+    /// Settings kept and shown (host name, key pair, resource group, bandwidth).
+    pub settings: LaunchSettings,
+    /// `PrivateIpAddress`: the address of the (one) instance, else one is given out.
+    pub private_ip: Option<std::net::Ipv4Addr>,
+    /// `UniqueSuffix`: number the names and host names of several instances.
+    pub unique_suffix: bool,
 }
 
 /// What RunInstances answers (and what a repeated ClientToken gets back), in its wire shape.
@@ -759,7 +765,8 @@ impl Service {
         let zone_id = zone_in(self, &cmd.region, cmd.zone.as_deref())?;
         let now = self.now();
         let billed = billing(&cmd.billing, now, &RUN_BILLING_ROWS)?;
-        let launch = crate::launch::settle(&cmd.launch, cmd.billing.charge_type)?;
+        let launch =
+            crate::launch::settle(&cmd.launch, cmd.billing.charge_type, cmd.settings.clone())?;
         let disks = crate::launch::plan_disks(
             &cmd.launch,
             &image,
@@ -796,8 +803,17 @@ impl Service {
             vswitch_id: cmd.vswitch_id.clone(),
             dedicated_host_id: cmd.dedicated_host_id.clone(),
             stopped_charging: false,
+            network: Default::default(),
             launch,
         };
+        if cmd.private_ip.is_some() && cmd.amount > 1 {
+            return Err(crate::network::PRIVATE_IP_WITH_AMOUNT.err());
+        }
+        let zones = self
+            .catalog
+            .region(&cmd.region)
+            .map(|r| r.zones.clone())
+            .unwrap_or_default();
         let account = caller.account_id;
         self.write(caller, move |tx| {
             let mut template = template.clone();
@@ -814,14 +830,41 @@ impl Service {
                     _ => return Err(RUN_HOST_NOT_FOUND.err().into()),
                 }
             }
+            let placement = crate::network::place(
+                account,
+                &cmd.region,
+                &zones,
+                &template.zone_id,
+                cmd.zone.is_some() || cmd.dedicated_host_id.is_some(),
+                Some(cmd.vswitch_id.as_str()).filter(|v| !v.is_empty()),
+            )?;
+            template.zone_id = placement.zone_id.clone();
+            template.vswitch_id = placement.vswitch_id.clone();
+            template.security_group_ids = crate::network::security_groups(
+                account,
+                &placement.vpc_id,
+                &cmd.security_group_ids,
+            )?;
             if cmd.dry_run {
                 return Err(DRY_RUN_OPERATION.err().into());
             }
             once_per_token(tx, account, action, cmd.idempotency.as_ref(), |tx| {
                 let mut ids = Vec::with_capacity(cmd.amount as usize);
-                for _ in 0..cmd.amount {
+                for k in 0..cmd.amount {
                     let mut instance = template.clone();
                     instance.id = new_resource_id("i");
+                    let expand = |pattern: &str| {
+                        ecs_domain::launch::expand_name(pattern, k, cmd.amount, cmd.unique_suffix)
+                    };
+                    instance.name = expand(&instance.name);
+                    instance.launch.host_name = expand(&instance.launch.host_name);
+                    instance.network = crate::network::assign(
+                        tx,
+                        account,
+                        &placement,
+                        cmd.private_ip,
+                        cmd.settings.internet_max_bandwidth_out > 0,
+                    )?;
                     if instance.name.is_empty() {
                         instance.name = instance.id.clone();
                     }
@@ -847,6 +890,37 @@ impl Service {
             })
         })
         .await
+    }
+
+    /// The names of the caller's dedicated hosts among `ids` (for the answers that show an
+    /// instance's host by name); a host that is gone has none.
+    pub fn host_names(
+        &self,
+        caller: &Caller,
+        mut ids: Vec<String>,
+    ) -> Result<std::collections::HashMap<String, String>, ApiError> {
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let filter = ecs_store::HostFilter {
+            account_id: caller.account_id,
+            ids: Some(ids),
+            ..Default::default()
+        };
+        let page = Page::Offset {
+            offset: 0,
+            limit: 100,
+        };
+        self.read(move |tx| {
+            Ok(tx
+                .list_hosts(&filter, page)?
+                .items
+                .into_iter()
+                .map(|h| (h.id, h.name))
+                .collect())
+        })
     }
 
     /// The caller's instances matching `filter` (its account is the caller's, whatever the

@@ -185,7 +185,13 @@ const SPOT_DURATIONS: [i64; 2] = [0, 1];
 /// The settings a new instance keeps, or the row that refuses them. Spot instances are
 /// pay-as-you-go only; a price limit is needed for (and kept only with) `SpotWithPriceLimit`;
 /// the protection period is kept for spot instances only, as the others ignore it.
-pub(crate) fn settle(req: &LaunchRequest, charge: ChargeType) -> Result<LaunchSettings, ApiError> {
+/// `base` carries the settings checked elsewhere (host name, key pair, bandwidth, ...); the
+/// user data and spot settings are checked here and added to it.
+pub(crate) fn settle(
+    req: &LaunchRequest,
+    charge: ChargeType,
+    base: LaunchSettings,
+) -> Result<LaunchSettings, ApiError> {
     let spot = req.spot_strategy;
     if spot != SpotStrategy::NoSpot && charge == ChargeType::PrePaid {
         return Err(INVALID_SPOT_PREPAID.err());
@@ -213,6 +219,7 @@ pub(crate) fn settle(req: &LaunchRequest, charge: ChargeType) -> Result<LaunchSe
         spot_price_limit,
         spot_duration,
         interruption_release_time: None,
+        ..base
     })
 }
 
@@ -247,14 +254,29 @@ mod tests {
     fn spot_rules() {
         use SpotStrategy::*;
         let post = ChargeType::PostPaid;
-        let ok = settle(&req(SpotWithPriceLimit, Some("0.125"), None), post).unwrap();
+        let ok = settle(
+            &req(SpotWithPriceLimit, Some("0.125"), None),
+            post,
+            LaunchSettings::default(),
+        )
+        .unwrap();
         assert_eq!(
             (ok.spot_price_limit.as_deref(), ok.spot_duration),
             (Some("0.125"), Some(1))
         );
-        let go = settle(&req(SpotAsPriceGo, Some("9"), Some(0)), post).unwrap();
+        let go = settle(
+            &req(SpotAsPriceGo, Some("9"), Some(0)),
+            post,
+            LaunchSettings::default(),
+        )
+        .unwrap();
         assert_eq!((go.spot_price_limit, go.spot_duration), (None, Some(0)));
-        let plain = settle(&req(NoSpot, Some("9"), Some(5)), post).unwrap();
+        let plain = settle(
+            &req(NoSpot, Some("9"), Some(5)),
+            post,
+            LaunchSettings::default(),
+        )
+        .unwrap();
         assert!(plain.is_default());
         for limit in [
             None,
@@ -265,22 +287,34 @@ mod tests {
             Some("1."),
         ] {
             assert_eq!(
-                settle(&req(SpotWithPriceLimit, limit, None), post)
-                    .unwrap_err()
-                    .code,
+                settle(
+                    &req(SpotWithPriceLimit, limit, None),
+                    post,
+                    LaunchSettings::default()
+                )
+                .unwrap_err()
+                .code,
                 INVALID_SPOT_PRICE_LIMIT.code
             );
         }
         assert_eq!(
-            settle(&req(SpotAsPriceGo, None, Some(2)), post)
-                .unwrap_err()
-                .code,
+            settle(
+                &req(SpotAsPriceGo, None, Some(2)),
+                post,
+                LaunchSettings::default()
+            )
+            .unwrap_err()
+            .code,
             INVALID_SPOT_DURATION.code
         );
         assert_eq!(
-            settle(&req(SpotAsPriceGo, None, None), ChargeType::PrePaid)
-                .unwrap_err()
-                .code,
+            settle(
+                &req(SpotAsPriceGo, None, None),
+                ChargeType::PrePaid,
+                LaunchSettings::default()
+            )
+            .unwrap_err()
+            .code,
             INVALID_SPOT_PREPAID.code
         );
     }

@@ -36,13 +36,14 @@ pub mod hosts;
 pub mod instances;
 pub mod launch;
 pub mod lifecycle;
+pub mod network;
 pub mod power;
 mod resource;
 pub mod state;
 
 pub use clock::{ClockMode, LifecycleClock};
 pub use creating::{CreateBilling, Idempotency};
-pub use ecs_store::{HostFilter, InstanceFilter, Listing, Page, TimeRange};
+pub use ecs_store::{DataField, FieldMatch, HostFilter, InstanceFilter, Listing, Page, TimeRange};
 pub use lifecycle::ActionRecord;
 
 /// The leader role of the upkeep one process does for all (see [`Service::upkeep_if_leading`]).

@@ -1222,15 +1222,19 @@ fn run(amount: u32, token: Option<(&str, &str)>) -> RunInstances {
         name: String::new(),
         description: String::new(),
         tags: vec![("team".into(), "core".into())],
-        security_group_ids: vec!["sg-1".into()],
-        vswitch_id: "vsw-1".into(),
+        // The defaults of the account's network: the VPC's group and the zone's vSwitch.
+        security_group_ids: Vec::new(),
+        vswitch_id: String::new(),
         dry_run: false,
         idempotency: token.map(|(token, fingerprint)| Idempotency {
             token: token.into(),
             fingerprint: fingerprint.into(),
         }),
         launch: Default::default(),
+        settings: Default::default(),
         stopped: false,
+        private_ip: None,
+        unique_suffix: false,
     }
 }
 

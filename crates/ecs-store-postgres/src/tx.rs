@@ -7,8 +7,8 @@ use ecs_domain::model::{
 };
 use ecs_domain::Money;
 use ecs_store::{
-    Claim, Event, HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent, Page,
-    ResourceKind, StoreError, StoreResult, StoreTx, TimeRange,
+    Claim, Event, FieldMatch, HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent,
+    Page, ResourceKind, StoreError, StoreResult, StoreTx, TimeRange,
 };
 use postgres::types::ToSql;
 use postgres::Row;
@@ -312,9 +312,34 @@ fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
         }
     }
     c.and_lock_reason(&f.lock_reason);
-    // Tags are only in the JSON, a list of [key, value] pairs; checked on the rows the column
-    // conditions leave.
-    for (key, value) in &f.tags {
+    and_tags(&mut c, &f.tags);
+    if let Some(family) = &f.type_family {
+        // `ecs.g7` holds `ecs.g7.large`: the type is the family, a dot, and a last part
+        // without one.
+        let len = family.chars().count() as i32;
+        c.args.push(Box::new(len + 1));
+        c.args.push(Box::new(format!("{family}.")));
+        c.args.push(Box::new(len + 2));
+        let n = c.args.len();
+        c.sql.push_str(&format!(
+            " AND left(data::jsonb ->> 'instance_type', ${}) = ${} \
+             AND strpos(substr(data::jsonb ->> 'instance_type', ${n}), '.') = 0",
+            n - 2,
+            n - 1
+        ));
+    }
+    if !and_fields(&mut c, &f.fields) {
+        return None;
+    }
+    time_bounds(&mut c, "created_min", &f.created);
+    time_bounds(&mut c, "expires_min", &f.expires);
+    Some(c)
+}
+
+/// Tags are only in the JSON, a list of [key, value] pairs; checked on the rows the column
+/// conditions leave.
+fn and_tags(c: &mut Conditions, tags: &[(String, Option<String>)]) {
+    for (key, value) in tags {
         c.and(
             "EXISTS (SELECT 1 FROM jsonb_array_elements(data::jsonb -> 'tags') AS t WHERE t ->> 0 = ",
             key.clone(),
@@ -326,9 +351,37 @@ fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
         }
         c.sql.push(')');
     }
-    time_bounds(&mut c, "created_min", &f.created);
-    time_bounds(&mut c, "expires_min", &f.expires);
-    Some(c)
+}
+
+/// Conditions on JSON fields; false when one can match nothing (no values). The path is a
+/// constant of [`ecs_store::DataField`]; the values are one text-array parameter.
+fn and_fields(c: &mut Conditions, fields: &[FieldMatch]) -> bool {
+    for m in fields {
+        if m.values.is_empty() {
+            return false;
+        }
+        let path = m.field.path().join(",");
+        if m.field.is_list() {
+            c.and(
+                &format!(
+                    "EXISTS (SELECT 1 FROM jsonb_array_elements_text(\
+                     coalesce(data::jsonb #> '{{{path}}}', '[]'::jsonb)) AS f(v) WHERE f.v = ANY("
+                ),
+                m.values.clone(),
+                "))",
+            );
+        } else {
+            c.and(
+                &format!(
+                    "coalesce(nullif(data::jsonb #>> '{{{path}}}', ''), '{}') = ANY(",
+                    m.field.default_value()
+                ),
+                m.values.clone(),
+                ")",
+            );
+        }
+    }
+    true
 }
 
 fn time_bounds(c: &mut Conditions, column: &str, range: &TimeRange) {
@@ -344,7 +397,12 @@ fn host_conditions(f: &HostFilter) -> Option<Conditions> {
     c.and_eq("region_id", &f.region_id);
     c.and_eq("zone_id", &f.zone_id);
     c.and_eq("status", &f.status);
+    c.and_eq("name", &f.name);
     c.and_lock_reason(&f.lock_reason);
+    and_tags(&mut c, &f.tags);
+    if !and_fields(&mut c, &f.fields) {
+        return None;
+    }
     Some(c)
 }
 

@@ -181,6 +181,76 @@ pub struct InstanceFilter {
     /// ECS shows those times.
     pub created: TimeRange,
     pub expires: TimeRange,
+    /// Only instances whose type belongs to this family (`ecs.g7` holds `ecs.g7.large`).
+    pub type_family: Option<String>,
+    /// Conditions on fields kept only in the row's JSON; every one must hold.
+    pub fields: Vec<FieldMatch>,
+}
+
+/// A condition on a field kept only in a row's JSON: the field equals one of `values` (a list
+/// field: holds one of them). An empty `values` matches nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldMatch {
+    pub field: DataField,
+    pub values: Vec<String>,
+}
+
+/// The JSON fields listings can filter on. A closed set, so that engines can write each path
+/// into their SQL as a constant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataField {
+    InstanceType,
+    ImageId,
+    VSwitchId,
+    VpcId,
+    /// A list: the instance's security groups.
+    SecurityGroupIds,
+    /// A list: the instance's private addresses.
+    PrivateIpAddresses,
+    /// A list: the instance's public addresses.
+    PublicIpAddresses,
+    KeyPairName,
+    ResourceGroupId,
+    InternetChargeType,
+    HostType,
+}
+
+impl DataField {
+    /// The path of the field inside the row's JSON.
+    pub fn path(self) -> &'static [&'static str] {
+        match self {
+            DataField::InstanceType => &["instance_type"],
+            DataField::ImageId => &["image_id"],
+            DataField::VSwitchId => &["vswitch_id"],
+            DataField::VpcId => &["network", "vpc_id"],
+            DataField::SecurityGroupIds => &["security_group_ids"],
+            DataField::PrivateIpAddresses => &["network", "private_ips"],
+            DataField::PublicIpAddresses => &["network", "public_ips"],
+            DataField::KeyPairName => &["launch", "key_pair_name"],
+            DataField::ResourceGroupId => &["launch", "resource_group_id"],
+            DataField::InternetChargeType => &["launch", "internet_charge_type"],
+            DataField::HostType => &["host_type"],
+        }
+    }
+
+    /// Whether the field holds a list of strings rather than one string.
+    pub fn is_list(self) -> bool {
+        matches!(
+            self,
+            DataField::SecurityGroupIds
+                | DataField::PrivateIpAddresses
+                | DataField::PublicIpAddresses
+        )
+    }
+
+    /// What a missing or empty value counts as: what answers show for it (rows written before
+    /// the field existed lack it).
+    pub fn default_value(self) -> &'static str {
+        match self {
+            DataField::InternetChargeType => ecs_domain::model::DEFAULT_INTERNET_CHARGE_TYPE,
+            _ => "",
+        }
+    }
 }
 
 /// Inclusive bounds on a time; either may be open.
@@ -206,6 +276,12 @@ pub struct HostFilter {
     pub status: Option<String>,
     /// Only hosts locked for this reason.
     pub lock_reason: Option<String>,
+    /// Exact host name.
+    pub name: Option<String>,
+    /// Every pair must match a tag of the host: the key, and the value when given.
+    pub tags: Vec<(String, Option<String>)>,
+    /// Conditions on fields kept only in the row's JSON; every one must hold.
+    pub fields: Vec<FieldMatch>,
 }
 
 /// Which slice of a listing. Results are ordered oldest first by creation order.

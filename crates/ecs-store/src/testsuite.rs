@@ -42,6 +42,7 @@ pub const CASES: &[(&str, Case)] = &[
     ("jobs_follow_put_and_delete", jobs_follow_put_and_delete),
     ("instance_filters", instance_filters),
     ("time_filters", time_filters),
+    ("field_filters", field_filters),
     ("listing_pages", listing_pages),
     ("deep_region_pages", deep_region_pages),
     (
@@ -109,6 +110,7 @@ macro_rules! store_conformance_tests {
             jobs_follow_put_and_delete,
             instance_filters,
             time_filters,
+            field_filters,
             listing_pages,
             deep_region_pages,
             deep_pages_while_membership_changes,
@@ -190,6 +192,7 @@ pub fn sample_instance(account_id: i64, id: &str) -> Instance {
         vswitch_id: "vsw-bp1".into(),
         dedicated_host_id: None,
         stopped_charging: false,
+        network: Default::default(),
         launch: Default::default(),
     }
 }
@@ -622,6 +625,212 @@ pub fn jobs_follow_put_and_delete(store: Arc<dyn Store>) {
 }
 
 /// Every InstanceFilter field, alone and combined; results always scoped to the account.
+/// Filters on fields kept only in the JSON (DescribeInstances' VpcId, InstanceType, addresses,
+/// ...; DescribeDedicatedHosts' type, name and tags): matching and non-matching rows, lists,
+/// defaults for rows without the field, and totals and pages agreeing.
+pub fn field_filters(store: Arc<dyn Store>) {
+    use crate::{DataField, FieldMatch};
+    let acct = new_account(&*store, "fields");
+    let a = acct.id;
+    let mut j1 = sample_instance(a, "i-j1");
+    j1.network.vpc_id = "vpc-a".into();
+    j1.network.private_ips = vec!["172.16.0.1".into()];
+    j1.network.public_ips = vec!["47.1.1.1".into()];
+    j1.security_group_ids = vec!["sg-a".into(), "sg-b".into()];
+    j1.launch.key_pair_name = "kp".into();
+    j1.launch.resource_group_id = "rg-a".into();
+    j1.launch.internet_charge_type = "PayByBandwidth".into();
+    let mut j2 = sample_instance(a, "i-j2");
+    j2.network.vpc_id = "vpc-b".into();
+    j2.network.private_ips = vec!["172.16.0.2".into(), "172.16.0.3".into()];
+    j2.instance_type = "ecs.g7.xlarge".into();
+    j2.image_id = "win2022".into();
+    j2.vswitch_id = "vsw-b".into();
+    j2.security_group_ids = vec!["sg-b".into()];
+    let mut j3 = sample_instance(a, "i-j3");
+    // Written before the network existed: no VPC, no addresses, default charge type.
+    j3.instance_type = "ecs.g7ne.large".into();
+    j3.security_group_ids = Vec::new();
+    let mut j4 = sample_instance(a, "i-j4");
+    j4.instance_type = "ecs.g7.ne.large".into();
+    j4.security_group_ids = vec!["sg-c".into()];
+    put_instances(&*store, vec![j1, j2, j3, j4]);
+
+    let check = |fields: Vec<FieldMatch>, family: Option<&str>, want: &[&str]| {
+        let filter = InstanceFilter {
+            account_id: a,
+            region_id: Some("cn-hangzhou".into()),
+            fields,
+            type_family: family.map(str::to_owned),
+            ..Default::default()
+        };
+        let what = format!("{filter:?}");
+        assert_eq!(matching(&*store, filter.clone()), strs(want), "{what}");
+        // Filters apply before paging: a page of one shows the first match and the full total.
+        let page = list_instances(
+            &*store,
+            filter,
+            Page::Offset {
+                offset: 0,
+                limit: 1,
+            },
+        );
+        assert_eq!(page.total, want.len() as u64, "{what}");
+        assert_eq!(ids(&page.items), strs(&want[..want.len().min(1)]), "{what}");
+    };
+    let m = |field: DataField, values: &[&str]| FieldMatch {
+        field,
+        values: strs(values),
+    };
+    check(vec![m(DataField::VpcId, &["vpc-a"])], None, &["i-j1"]);
+    check(
+        vec![m(DataField::VpcId, &["vpc-a", "vpc-b"])],
+        None,
+        &["i-j1", "i-j2"],
+    );
+    check(vec![m(DataField::VpcId, &["vpc-x"])], None, &[]);
+    check(vec![m(DataField::VpcId, &[])], None, &[]);
+    check(
+        vec![m(DataField::InstanceType, &["ecs.g7.xlarge"])],
+        None,
+        &["i-j2"],
+    );
+    check(vec![m(DataField::ImageId, &["win2022"])], None, &["i-j2"]);
+    check(
+        vec![m(DataField::VSwitchId, &["vsw-bp1"])],
+        None,
+        &["i-j1", "i-j3", "i-j4"],
+    );
+    check(
+        vec![m(DataField::SecurityGroupIds, &["sg-b"])],
+        None,
+        &["i-j1", "i-j2"],
+    );
+    check(
+        vec![m(DataField::SecurityGroupIds, &["sg-c", "sg-a"])],
+        None,
+        &["i-j1", "i-j4"],
+    );
+    check(vec![m(DataField::SecurityGroupIds, &["sg-z"])], None, &[]);
+    check(
+        vec![m(DataField::PrivateIpAddresses, &["172.16.0.3"])],
+        None,
+        &["i-j2"],
+    );
+    check(
+        vec![m(
+            DataField::PrivateIpAddresses,
+            &["172.16.0.1", "172.16.0.2"],
+        )],
+        None,
+        &["i-j1", "i-j2"],
+    );
+    check(
+        vec![m(DataField::PublicIpAddresses, &["47.1.1.1"])],
+        None,
+        &["i-j1"],
+    );
+    check(
+        vec![m(DataField::PublicIpAddresses, &["172.16.0.1"])],
+        None,
+        &[],
+    );
+    check(vec![m(DataField::KeyPairName, &["kp"])], None, &["i-j1"]);
+    check(
+        vec![m(DataField::ResourceGroupId, &["rg-a"])],
+        None,
+        &["i-j1"],
+    );
+    check(
+        vec![m(DataField::ResourceGroupId, &[""])],
+        None,
+        &["i-j2", "i-j3", "i-j4"],
+    );
+    check(
+        vec![m(DataField::InternetChargeType, &["PayByBandwidth"])],
+        None,
+        &["i-j1"],
+    );
+    check(
+        vec![m(DataField::InternetChargeType, &["PayByTraffic"])],
+        None,
+        &["i-j2", "i-j3", "i-j4"],
+    );
+    // Every condition must hold.
+    check(
+        vec![
+            m(DataField::SecurityGroupIds, &["sg-b"]),
+            m(DataField::VpcId, &["vpc-b"]),
+        ],
+        None,
+        &["i-j2"],
+    );
+    // A family is the type without its last part: `ecs.g7` holds neither `ecs.g7ne.large` nor
+    // `ecs.g7.ne.large`.
+    check(Vec::new(), Some("ecs.g7"), &["i-j1", "i-j2"]);
+    check(Vec::new(), Some("ecs.g7ne"), &["i-j3"]);
+    check(Vec::new(), Some("ecs.g7.ne"), &["i-j4"]);
+    check(Vec::new(), Some("ecs.g"), &[]);
+    check(Vec::new(), Some("ecs.g7%"), &[]);
+
+    // Hosts: name, type, tags.
+    let mut h1 = sample_host(a, "dh-1");
+    h1.name = "alpha".into();
+    h1.tags = vec![("env".into(), "prod".into())];
+    let mut h2 = sample_host(a, "dh-2");
+    h2.host_type = "ddh.c6".into();
+    write(&*store, move |tx| {
+        tx.put_host(&h1)?;
+        tx.put_host(&h2)
+    });
+    let hosts = |f: HostFilter| -> Vec<String> {
+        let listing = read(&*store, move |tx| {
+            tx.list_hosts(
+                &f,
+                Page::Offset {
+                    offset: 0,
+                    limit: 100,
+                },
+            )
+        });
+        assert_eq!(listing.total, listing.items.len() as u64);
+        listing.items.into_iter().map(|h| h.id).collect()
+    };
+    let base = HostFilter {
+        account_id: a,
+        ..Default::default()
+    };
+    assert_eq!(hosts(base.clone()), strs(&["dh-1", "dh-2"]));
+    assert_eq!(
+        hosts(HostFilter {
+            name: Some("alpha".into()),
+            ..base.clone()
+        }),
+        strs(&["dh-1"])
+    );
+    assert_eq!(
+        hosts(HostFilter {
+            tags: vec![("env".into(), Some("prod".into()))],
+            ..base.clone()
+        }),
+        strs(&["dh-1"])
+    );
+    assert_eq!(
+        hosts(HostFilter {
+            tags: vec![("env".into(), Some("test".into()))],
+            ..base.clone()
+        }),
+        strs(&[])
+    );
+    assert_eq!(
+        hosts(HostFilter {
+            fields: vec![m(DataField::HostType, &["ddh.c6"])],
+            ..base.clone()
+        }),
+        strs(&["dh-2"])
+    );
+}
+
 pub fn instance_filters(store: Arc<dyn Store>) {
     let acct = new_account(&*store, "filters");
     let stranger = new_account(&*store, "stranger");

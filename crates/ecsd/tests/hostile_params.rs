@@ -121,7 +121,8 @@ fn written_seeds() -> Seeds {
                 ("AutoRenewPeriod", "1"),
                 ("Tag.1.Key", "env"),
                 ("Tag.1.Value", "test"),
-                ("SecurityGroupIds.1", "sg-1"),
+                // No security group: ecsd knows only the default one, whose id depends on the
+                // account (`sg-1` is refused as unknown).
                 ("ClientToken", "hostile-run"),
             ],
         ),

@@ -16,8 +16,8 @@ use serde::Serialize;
 use super::positions::{Anchors, PagePositions, STRIDE};
 use super::DbResult;
 use crate::{
-    Claim, Event, HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent, Page,
-    ResourceKind, StoreError, StoreResult, StoreTx, TimeRange,
+    Claim, Event, FieldMatch, HostFilter, IdempotentAnswer, InstanceFilter, Job, Listing, NewEvent,
+    Page, ResourceKind, StoreError, StoreResult, StoreTx, TimeRange,
 };
 
 /// The transaction handle given to closures. The caller owns BEGIN/COMMIT (or the savepoint);
@@ -484,8 +484,12 @@ fn region_only(f: &InstanceFilter) -> Option<&str> {
         tags,
         created,
         expires,
+        type_family,
+        fields,
     } = f;
     let unfiltered = ids.is_none()
+        && type_family.is_none()
+        && fields.is_empty()
         && zone_id.is_none()
         && status.is_none()
         && charge_type.is_none()
@@ -520,19 +524,21 @@ fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
     if !c.and_lock_reason(&f.lock_reason) {
         return None;
     }
-    // Tags live only in the row's JSON (a list of [key, value] pairs); they are checked on the
-    // rows the indexed conditions leave.
-    for (key, value) in &f.tags {
+    and_tags(&mut c, &f.tags);
+    if let Some(family) = &f.type_family {
+        // `ecs.g7` holds `ecs.g7.large`: the type is the family, a dot, and a last part
+        // without one.
+        let len = family.chars().count() as i64;
         c.sql.push_str(
-            " AND EXISTS (SELECT 1 FROM json_each(data, '$.tags') AS t \
-             WHERE json_extract(t.value, '$[0]') = ?",
+            " AND substr(json_extract(data, '$.instance_type'), 1, ?) = ? \
+             AND instr(substr(json_extract(data, '$.instance_type'), ?), '.') = 0",
         );
-        c.args.push(Value::Text(key.clone()));
-        if let Some(v) = value {
-            c.sql.push_str(" AND json_extract(t.value, '$[1]') = ?");
-            c.args.push(Value::Text(v.clone()));
-        }
-        c.sql.push(')');
+        c.args.push(Value::Integer(len + 1));
+        c.args.push(Value::Text(format!("{family}.")));
+        c.args.push(Value::Integer(len + 2));
+    }
+    if !and_fields(&mut c, &f.fields) {
+        return None;
     }
     // Like tags, the times live in the JSON; minutes, because answers show them by the minute.
     // A pay-as-you-go instance never expires and shows ECS's conventional far-off date, so
@@ -553,6 +559,49 @@ fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
     Some(c)
 }
 
+/// Tags live only in the row's JSON (a list of [key, value] pairs); they are checked on the
+/// rows the indexed conditions leave.
+fn and_tags(c: &mut Conditions, tags: &[(String, Option<String>)]) {
+    for (key, value) in tags {
+        c.sql.push_str(
+            " AND EXISTS (SELECT 1 FROM json_each(data, '$.tags') AS t \
+             WHERE json_extract(t.value, '$[0]') = ?",
+        );
+        c.args.push(Value::Text(key.clone()));
+        if let Some(v) = value {
+            c.sql.push_str(" AND json_extract(t.value, '$[1]') = ?");
+            c.args.push(Value::Text(v.clone()));
+        }
+        c.sql.push(')');
+    }
+}
+
+/// Conditions on JSON fields; false when one can match nothing (no values). The path is a
+/// constant of [`DataField`]; the values go in as one JSON array argument.
+fn and_fields(c: &mut Conditions, fields: &[FieldMatch]) -> bool {
+    for m in fields {
+        if m.values.is_empty() {
+            return false;
+        }
+        let path = format!("$.{}", m.field.path().join("."));
+        let list = serde_json::Value::from(m.values.clone()).to_string();
+        if m.field.is_list() {
+            c.sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM json_each(data, '{path}') AS f \
+                 WHERE f.value IN (SELECT value FROM json_each(?)))"
+            ));
+        } else {
+            c.sql.push_str(&format!(
+                " AND coalesce(nullif(json_extract(data, '{path}'), ''), '{}') \
+                 IN (SELECT value FROM json_each(?))",
+                m.field.default_value()
+            ));
+        }
+        c.args.push(Value::Text(list));
+    }
+    true
+}
+
 fn time_bounds(c: &mut Conditions, seconds: &str, range: &TimeRange) {
     for (bound, op) in [(range.from, ">="), (range.to, "<=")] {
         if let Some(t) = bound {
@@ -567,7 +616,12 @@ fn host_conditions(f: &HostFilter) -> Option<Conditions> {
     c.and_opt("region_id", &f.region_id);
     c.and_opt("zone_id", &f.zone_id);
     c.and_opt("status", &f.status);
+    c.and_opt("name", &f.name);
     if !c.and_lock_reason(&f.lock_reason) {
+        return None;
+    }
+    and_tags(&mut c, &f.tags);
+    if !and_fields(&mut c, &f.fields) {
         return None;
     }
     Some(c)

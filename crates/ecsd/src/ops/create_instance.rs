@@ -3,6 +3,7 @@
 
 use ecs_domain::ErrorCode;
 use ecs_service::instances::{RunInstances, RUN_MALFORMED_RELEASE_TIME};
+use ecs_service::network::parse_private_ip;
 use serde_json::json;
 
 use super::common::{
@@ -51,7 +52,7 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
             .get("Description")
             .unwrap_or_default()
             .to_string(),
-        tags: ctx.params.tags(),
+        tags: super::run_instances::checked_tags(ctx)?,
         security_group_ids: ctx
             .params
             .non_empty("SecurityGroupId")
@@ -63,6 +64,13 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         idempotency,
         launch: launch_request(ctx)?,
         stopped: true,
+        settings: super::run_instances::launch_settings(ctx, 1, false)?,
+        unique_suffix: false,
+        private_ip: ctx
+            .params
+            .non_empty("PrivateIpAddress")
+            .map(parse_private_ip)
+            .transpose()?,
     };
     let created = ctx.service.run_instances(&ctx.caller, cmd).await?;
     let id = created

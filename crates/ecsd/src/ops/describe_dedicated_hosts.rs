@@ -3,11 +3,11 @@
 use ecs_domain::error::common::invalid_parameter;
 use ecs_domain::model::{HostStatus, LockReason};
 use ecs_domain::ErrorCode;
-use ecs_service::HostFilter;
+use ecs_service::{DataField, FieldMatch, HostFilter};
 use serde_json::{json, Value};
 
 use super::common::{object, optional_enum, region};
-use super::describe_instances::{make_token, paging};
+use super::describe_instances::{make_token, paging, tag_filter};
 use super::views::host_view;
 use super::{OpCtx, OpResult, Operation};
 
@@ -28,6 +28,34 @@ const INVALID_LOCK_REASON: ErrorCode = ErrorCode::new(
     "The specified LockReason is not found",
 );
 
+/// Every request parameter of DescribeDedicatedHosts the SDK models document: each one
+/// filters, pages, or is checked as ECS does; none is read and dropped.
+// Read by the test that holds it against the SDK models.
+#[cfg_attr(not(test), allow(dead_code))]
+pub const PARAMETERS: &[&str] = &[
+    "RegionId",
+    "OwnerId",
+    "OwnerAccount",
+    "ResourceOwnerId",
+    "ResourceOwnerAccount",
+    "PageNumber",
+    "PageSize",
+    "NextToken",
+    "MaxResults",
+    "DedicatedHostIds",
+    "ZoneId",
+    "Status",
+    "LockReason",
+    "DedicatedHostName",
+    "DedicatedHostType",
+    "Tag",
+    "DedicatedHostClusterId",
+    "ResourceGroupId",
+    "NeedHostDetail",
+    "QueryInventory",
+    "SocketDetails",
+];
+
 async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let region = region(ctx)?;
     let ids = ctx.params.json_string_array("DedicatedHostIds")?;
@@ -39,13 +67,33 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let lock_reason = optional_enum(ctx, "LockReason", LockReason::parse, INVALID_LOCK_REASON)?
         .map(|r| r.as_str().to_string());
     let paging = paging(ctx)?;
+    let tags = tag_filter(ctx)?;
+    let p = ctx.params;
+    let fields: Vec<FieldMatch> = p
+        .non_empty("DedicatedHostType")
+        .map(|t| FieldMatch {
+            field: DataField::HostType,
+            values: vec![t.to_string()],
+        })
+        .into_iter()
+        .collect();
+    // No ecsd host is in a host cluster or a resource group: a value of these matches none.
+    let possible =
+        p.non_empty("DedicatedHostClusterId").is_none() && p.non_empty("ResourceGroupId").is_none();
+    // What the answer shows: ecsd always shows every detail it has, so these only need to be
+    // well formed. (`NeedHostDetail` is free text in the SDK models.)
+    p.bool("QueryInventory")?;
+    p.bool("SocketDetails")?;
     let filter = HostFilter {
         account_id: ctx.caller.account_id,
         region_id: Some(region),
-        ids,
-        zone_id: ctx.params.non_empty("ZoneId").map(str::to_string),
+        ids: if possible { ids } else { Some(Vec::new()) },
+        zone_id: p.non_empty("ZoneId").map(str::to_string),
         status,
         lock_reason,
+        name: p.non_empty("DedicatedHostName").map(str::to_string),
+        tags,
+        fields,
     };
     let listing = ctx.service.list_hosts(&ctx.caller, filter, paging.page())?;
     let hosts: Vec<Value> = listing

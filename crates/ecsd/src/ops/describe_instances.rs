@@ -1,11 +1,13 @@
 //! DescribeInstances: the caller's instances in a region, filtered, by page or by token.
 
+use std::collections::HashMap;
+
 use ecs_domain::error::common::{invalid_parameter, DRY_RUN_OPERATION};
 use ecs_domain::model::{ChargeType, Instance, InstanceStatus, LockReason};
 use ecs_domain::time::{parse_utc_minute_or_second, truncate_to_minute};
 use ecs_domain::ApiError;
 use ecs_domain::ErrorCode;
-use ecs_service::{InstanceFilter, Page, TimeRange};
+use ecs_service::{DataField, FieldMatch, InstanceFilter, Page, TimeRange};
 use serde::Serialize;
 use serde::Serializer;
 
@@ -145,7 +147,7 @@ fn time_filters(ctx: &OpCtx) -> Result<(TimeRange, TimeRange), ApiError> {
 }
 
 /// `Tag.N.Key` (with an optional `Tag.N.Value`): every pair must match.
-fn tag_filter(ctx: &OpCtx) -> Result<Vec<(String, Option<String>)>, ecs_domain::ApiError> {
+pub fn tag_filter(ctx: &OpCtx) -> Result<Vec<(String, Option<String>)>, ecs_domain::ApiError> {
     let pairs = ctx.params.object_list("Tag");
     if pairs.len() > MAX_TAGS {
         return Err(INVALID_TAG_COUNT.err());
@@ -161,6 +163,157 @@ fn tag_filter(ctx: &OpCtx) -> Result<Vec<(String, Option<String>)>, ecs_domain::
             }
         })
         .collect()
+}
+
+/// Every request parameter of DescribeInstances the SDK models document (both the Tea and the
+/// classic SDK): each one filters, pages, or is checked and shown as ECS does; none is read and
+/// dropped. `tests/data/describe_instances_request.txt` (extracted from the SDK models) must
+/// be a subset of it.
+// Read by the test that holds it against the SDK models.
+#[cfg_attr(not(test), allow(dead_code))]
+pub const PARAMETERS: &[&str] = &[
+    // Common to every call (the caller, the signature) or paging.
+    "RegionId",
+    "OwnerId",
+    "OwnerAccount",
+    "ResourceOwnerId",
+    "ResourceOwnerAccount",
+    "DryRun",
+    "PageNumber",
+    "PageSize",
+    "NextToken",
+    "MaxResults",
+    // Column filters.
+    "InstanceIds",
+    "ZoneId",
+    "Status",
+    "InstanceChargeType",
+    "InstanceName",
+    "LockReason",
+    "DedicatedHostId",
+    "Tag",
+    "Filter",
+    // Filters on what the instance keeps in its JSON.
+    "VpcId",
+    "VSwitchId",
+    "SecurityGroupId",
+    "InstanceType",
+    "InstanceTypeFamily",
+    "ImageId",
+    "KeyPairName",
+    "ResourceGroupId",
+    "InternetChargeType",
+    "PrivateIpAddresses",
+    "PublicIpAddresses",
+    // Filters on what no ecsd instance has (nothing matches a value).
+    "InnerIpAddresses",
+    "EipAddresses",
+    "RdmaIpAddresses",
+    "Ipv6Address",
+    "HpcClusterId",
+    // Filters on what every ecsd instance has alike.
+    "InstanceNetworkType",
+    "IoOptimized",
+    "DeviceAvailable",
+    "HttpEndpoint",
+    "HttpTokens",
+    "HttpPutResponseHopLimit",
+    // What the answer shows: ecsd always shows every attribute it has.
+    "NeedSaleCycle",
+    "AdditionalAttributes",
+];
+
+/// A JSON-array address filter holds at most this many addresses.
+const MAX_ADDRESSES: usize = 100;
+
+/// The filters on fields kept in the instance's JSON. The bool is false when no ecsd
+/// instance can match them (a classic-network address, an IPv6 address, an HPC cluster, a
+/// metadata setting no instance has...).
+fn field_filters(ctx: &OpCtx) -> Result<(Vec<FieldMatch>, Option<String>, bool), ApiError> {
+    let p = ctx.params;
+    let mut fields = Vec::new();
+    let mut possible = true;
+    let one = |field: DataField, name: &str, fields: &mut Vec<FieldMatch>| {
+        if let Some(v) = p.non_empty(name) {
+            fields.push(FieldMatch {
+                field,
+                values: vec![v.to_string()],
+            });
+        }
+    };
+    one(DataField::VpcId, "VpcId", &mut fields);
+    one(DataField::VSwitchId, "VSwitchId", &mut fields);
+    one(DataField::SecurityGroupIds, "SecurityGroupId", &mut fields);
+    one(DataField::InstanceType, "InstanceType", &mut fields);
+    one(DataField::ImageId, "ImageId", &mut fields);
+    one(DataField::KeyPairName, "KeyPairName", &mut fields);
+    one(DataField::ResourceGroupId, "ResourceGroupId", &mut fields);
+    if let Some(v) = p.non_empty("InternetChargeType") {
+        if !matches!(v, "PayByTraffic" | "PayByBandwidth") {
+            return Err(invalid_parameter("InternetChargeType"));
+        }
+        one(
+            DataField::InternetChargeType,
+            "InternetChargeType",
+            &mut fields,
+        );
+    }
+    let addresses = |name: &str| -> Result<Option<Vec<String>>, ApiError> {
+        let list = p.json_string_array(name)?;
+        if list.as_ref().is_some_and(|l| l.len() > MAX_ADDRESSES) {
+            return Err(invalid_parameter(name));
+        }
+        Ok(list)
+    };
+    for (name, field) in [
+        ("PrivateIpAddresses", DataField::PrivateIpAddresses),
+        ("PublicIpAddresses", DataField::PublicIpAddresses),
+    ] {
+        if let Some(values) = addresses(name)? {
+            fields.push(FieldMatch { field, values });
+        }
+    }
+    // ecsd instances are all in a VPC (no classic-network inner address), have no EIP, RDMA
+    // or IPv6 address and no HPC cluster: a value of these matches none of them.
+    for name in ["InnerIpAddresses", "EipAddresses", "RdmaIpAddresses"] {
+        if addresses(name)?.is_some() {
+            possible = false;
+        }
+    }
+    if !p.repeat_list("Ipv6Address").is_empty() || p.non_empty("HpcClusterId").is_some() {
+        possible = false;
+    }
+    // What every ecsd instance has alike: the value it has matches all, another none.
+    match p.non_empty("InstanceNetworkType") {
+        None | Some("vpc") => {}
+        Some("classic") => possible = false,
+        Some(_) => return Err(invalid_parameter("InstanceNetworkType")),
+    }
+    if p.bool("IoOptimized")? == Some(false) || p.bool("DeviceAvailable")? == Some(false) {
+        possible = false;
+    }
+    match p.non_empty("HttpEndpoint") {
+        None | Some("enabled") => {}
+        Some("disabled") => possible = false,
+        Some(_) => return Err(invalid_parameter("HttpEndpoint")),
+    }
+    match p.non_empty("HttpTokens") {
+        None | Some("optional") => {}
+        Some("required") => possible = false,
+        Some(_) => return Err(invalid_parameter("HttpTokens")),
+    }
+    match p.int("HttpPutResponseHopLimit")? {
+        None => {}
+        Some(n) if n == i64::from(super::views::HTTP_HOP_LIMIT) => {}
+        Some(n) if (1..=64).contains(&n) => possible = false,
+        Some(_) => return Err(invalid_parameter("HttpPutResponseHopLimit")),
+    }
+    p.bool("NeedSaleCycle")?;
+    // `AdditionalAttributes.N` only asks for more of each instance to be shown; ecsd always
+    // shows everything it has, so the list needs no more than its shape checked.
+    p.try_repeat_list("AdditionalAttributes")?;
+    let family = p.non_empty("InstanceTypeFamily").map(str::to_string);
+    Ok((fields, family, possible))
 }
 
 async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
@@ -182,6 +335,7 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
     let paging = paging(ctx)?;
     let tags = tag_filter(ctx)?;
     let (created, expires) = time_filters(ctx)?;
+    let (fields, type_family, possible) = field_filters(ctx)?;
     // The Tea SDKs send DryRun with every DescribeInstances.
     if dry_run(ctx)? {
         return Err(DRY_RUN_OPERATION.err());
@@ -189,7 +343,8 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
     let filter = InstanceFilter {
         account_id: ctx.caller.account_id,
         region_id: Some(region),
-        ids,
+        // An explicit empty id list matches nothing, as a filter no instance can meet should.
+        ids: if possible { ids } else { Some(Vec::new()) },
         zone_id: ctx.params.non_empty("ZoneId").map(str::to_string),
         status,
         charge_type,
@@ -199,16 +354,27 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
         tags,
         created,
         expires,
+        type_family,
+        fields,
     };
     let page = paging.page();
     let listing = ctx.service.list_instances(&ctx.caller, filter, page)?;
+    let on_hosts = listing
+        .items
+        .iter()
+        .filter_map(|i| i.dedicated_host_id.clone())
+        .collect();
+    let host_names = ctx.service.host_names(&ctx.caller, on_hosts)?;
     let (number, size) = paging.shown();
     Ok(Answer::Typed(Box::new(Listed {
         total_count: listing.total,
         page_number: number,
         page_size: size,
         next_token: listing.next_after.map(make_token).unwrap_or_default(),
-        instances: listing.items,
+        instances: Instances {
+            items: listing.items,
+            host_names,
+        },
     })))
 }
 
@@ -220,19 +386,34 @@ struct Listed {
     page_number: u32,
     page_size: u32,
     next_token: String,
-    #[serde(serialize_with = "instance_views")]
-    instances: Vec<Instance>,
+    instances: Instances,
+}
+
+/// The listed instances and the names of the hosts they are on.
+struct Instances {
+    items: Vec<Instance>,
+    host_names: HashMap<String, String>,
 }
 
 /// `{"Instance": [view, ...]}`.
-fn instance_views<S: Serializer>(instances: &[Instance], s: S) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct InstanceList<'a> {
-        #[serde(rename = "Instance")]
-        instance: Vec<InstanceView<'a>>,
+impl Serialize for Instances {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct InstanceList<'a> {
+            #[serde(rename = "Instance")]
+            instance: Vec<InstanceView<'a>>,
+        }
+        InstanceList {
+            instance: self
+                .items
+                .iter()
+                .map(|i| {
+                    let host = i.dedicated_host_id.as_ref();
+                    let name = host.and_then(|h| self.host_names.get(h));
+                    InstanceView::of(i).on_host_named(name.map_or("", String::as_str))
+                })
+                .collect(),
+        }
+        .serialize(s)
     }
-    InstanceList {
-        instance: instances.iter().map(InstanceView::of).collect(),
-    }
-    .serialize(s)
 }

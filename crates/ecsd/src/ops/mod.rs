@@ -146,6 +146,26 @@ pub fn find(action: &str) -> Option<&'static Operation> {
 mod tests {
     use super::*;
 
+    /// Every request parameter the official SDK models document for the listing calls (as
+    /// extracted into `tests/data/request_fields.txt`) is one the operation handles: it filters,
+    /// pages, or is checked and refused when malformed. None is silently dropped.
+    #[test]
+    fn listing_calls_handle_every_documented_parameter() {
+        let documented = include_str!("../../tests/data/request_fields.txt");
+        let mut seen = 0;
+        for line in documented.lines().filter(|l| !l.starts_with('#')) {
+            let (op, name) = line.split_once(' ').expect("`Operation Parameter` lines");
+            let handled = match op {
+                "DescribeInstances" => describe_instances::PARAMETERS,
+                "DescribeDedicatedHosts" => describe_dedicated_hosts::PARAMETERS,
+                other => panic!("no parameter list for {other}"),
+            };
+            assert!(handled.contains(&name), "{op} drops {name}");
+            seen += 1;
+        }
+        assert!(seen > 60, "only {seen} documented parameters read");
+    }
+
     #[derive(Serialize)]
     struct Body {
         #[serde(rename = "TotalCount")]

@@ -1,7 +1,9 @@
 //! How resources look in answers (DescribeInstances, DescribeDedicatedHosts).
 
+use ecs_domain::images::os_of;
 use ecs_domain::model::{
     post_paid_expired_time, ChargeType, DedicatedHost, Instance, InstanceStatus,
+    DEFAULT_INTERNET_CHARGE_TYPE,
 };
 use ecs_domain::time::{format_minute, format_minute_opt};
 use serde::Serialize;
@@ -56,6 +58,135 @@ pub struct InstanceView<'a> {
     spot_strategy: &'static str,
     spot_price_limit: f64,
     spot_duration: u32,
+    #[serde(rename = "OSName")]
+    os_name: String,
+    #[serde(rename = "OSNameEn")]
+    os_name_en: String,
+    serial_number: String,
+    cpu_options: CpuOptions,
+    // The address containers are always present, empty when there is nothing, as ECS answers:
+    // code reading `PublicIpAddress.IpAddress` must never meet a missing object.
+    public_ip_address: IpAddressList<'a>,
+    inner_ip_address: IpAddressList<'a>,
+    eip_address: EipAddress,
+    network_interfaces: NetworkInterfaces<'a>,
+    key_pair_name: &'a str,
+    resource_group_id: &'a str,
+    internet_max_bandwidth_in: u32,
+    internet_max_bandwidth_out: u32,
+    metadata_options: MetadataOptions,
+    // What ecsd has none of, shown empty as ECS shows it for an instance without: no HPC
+    // cluster, deployment set, burst credits or classic VLAN; never recyclable (no spot).
+    hpc_cluster_id: &'static str,
+    deployment_set_id: &'static str,
+    credit_specification: &'static str,
+    vlan_id: &'static str,
+    recyclable: bool,
+    /// Every ecsd instance can have disks attached (the DescribeInstances filter agrees).
+    device_available: bool,
+    dedicated_instance_attribute: DedicatedInstanceAttribute,
+}
+
+/// Whether the instance is on a dedicated host (`Tenancy`), and tied to it (`Affinity`: ecsd
+/// never moves an instance, ECS's default is shown).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DedicatedInstanceAttribute {
+    tenancy: &'static str,
+    affinity: &'static str,
+}
+
+/// How the vCPUs are made: two threads per core, as on ECS's current families (one for a
+/// single vCPU).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CpuOptions {
+    core_count: u32,
+    threads_per_core: u32,
+    numa: &'static str,
+}
+
+impl CpuOptions {
+    fn of(cpu: u32) -> Self {
+        let threads = if cpu >= 2 && cpu.is_multiple_of(2) {
+            2
+        } else {
+            1
+        };
+        CpuOptions {
+            core_count: cpu / threads,
+            threads_per_core: threads,
+            numa: "",
+        }
+    }
+}
+
+/// A stable UUID-shaped serial number for an instance, from its id (FNV-1a, 128 bits).
+fn serial_number(id: &str) -> String {
+    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for b in id.bytes() {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    let hex = format!("{h:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// What every ecsd instance's metadata service is like: ECS's defaults.
+pub const HTTP_HOP_LIMIT: u32 = 1;
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetadataOptions {
+    http_endpoint: &'static str,
+    http_tokens: &'static str,
+    http_put_response_hop_limit: u32,
+}
+
+/// No ecsd instance has an elastic IP: ECS shows the object with empty values then.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EipAddress {
+    allocation_id: &'static str,
+    ip_address: &'static str,
+    internet_charge_type: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NetworkInterfaces<'a> {
+    network_interface: Vec<NetworkInterface<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NetworkInterface<'a> {
+    network_interface_id: &'a str,
+    mac_address: &'a str,
+    primary_ip_address: &'a str,
+    #[serde(rename = "Type")]
+    kind: &'static str,
+    private_ip_sets: PrivateIpSets<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PrivateIpSets<'a> {
+    private_ip_set: Vec<PrivateIpSet<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PrivateIpSet<'a> {
+    private_ip_address: &'a str,
+    primary: bool,
 }
 
 #[derive(Serialize)]
@@ -109,20 +240,22 @@ struct SecurityGroupList<'a> {
 #[serde(rename_all = "PascalCase")]
 struct VpcAttributes<'a> {
     v_switch_id: &'a str,
-    vpc_id: &'static str,
-    private_ip_address: IpAddressList,
+    vpc_id: &'a str,
+    private_ip_address: IpAddressList<'a>,
+    nat_ip_address: &'static str,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct IpAddressList {
-    ip_address: [&'static str; 0],
+struct IpAddressList<'a> {
+    ip_address: &'a [String],
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct DedicatedHostAttribute<'a> {
     dedicated_host_id: &'a str,
+    dedicated_host_name: &'a str,
 }
 
 impl<'a> InstanceView<'a> {
@@ -131,6 +264,7 @@ impl<'a> InstanceView<'a> {
             Some(sub) => sub.expired_time,
             None => post_paid_expired_time(),
         };
+        let os = os_of(&i.image_id);
         InstanceView {
             instance_id: &i.id,
             instance_name: &i.name,
@@ -139,13 +273,21 @@ impl<'a> InstanceView<'a> {
             zone_id: &i.zone_id,
             status: i.status.as_str(),
             instance_charge_type: i.charge_type.as_str(),
-            internet_charge_type: "PayByTraffic",
+            internet_charge_type: match i.launch.internet_charge_type.as_str() {
+                "PayByBandwidth" => "PayByBandwidth",
+                _ => DEFAULT_INTERNET_CHARGE_TYPE,
+            },
             instance_type: &i.instance_type,
             instance_type_family: family_of(&i.instance_type),
             cpu: i.cpu,
             memory: i.memory_mib,
             image_id: &i.image_id,
-            host_name: &i.name,
+            // Instances launched before host names were kept show their name, as before.
+            host_name: if i.launch.host_name.is_empty() {
+                &i.name
+            } else {
+                &i.launch.host_name
+            },
             creation_time: format_minute(i.creation_time),
             start_time: format_minute_opt(i.start_time),
             expired_time: format_minute(expired),
@@ -172,15 +314,18 @@ impl<'a> InstanceView<'a> {
             },
             vpc_attributes: VpcAttributes {
                 v_switch_id: &i.vswitch_id,
-                vpc_id: "",
-                private_ip_address: IpAddressList { ip_address: [] },
+                vpc_id: &i.network.vpc_id,
+                private_ip_address: IpAddressList {
+                    ip_address: &i.network.private_ips,
+                },
+                nat_ip_address: "",
             },
             dedicated_host_attribute: DedicatedHostAttribute {
                 dedicated_host_id: i.dedicated_host_id.as_deref().unwrap_or_default(),
+                dedicated_host_name: "",
             },
             instance_network_type: "vpc",
             io_optimized: true,
-            os_type: "linux",
             spot_strategy: i.launch.spot_strategy.as_str(),
             spot_price_limit: i
                 .launch
@@ -189,8 +334,84 @@ impl<'a> InstanceView<'a> {
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0.0),
             spot_duration: i.launch.spot_duration.unwrap_or(0),
+            os_type: os.os_type,
+            os_name: os.os_name,
+            os_name_en: os.os_name_en,
+            serial_number: serial_number(&i.id),
+            cpu_options: CpuOptions::of(i.cpu),
+            public_ip_address: IpAddressList {
+                ip_address: &i.network.public_ips,
+            },
+            inner_ip_address: IpAddressList { ip_address: &[] },
+            eip_address: EipAddress {
+                allocation_id: "",
+                ip_address: "",
+                internet_charge_type: "",
+            },
+            network_interfaces: NetworkInterfaces {
+                network_interface: primary_interface(i).into_iter().collect(),
+            },
+            key_pair_name: &i.launch.key_pair_name,
+            resource_group_id: &i.launch.resource_group_id,
+            internet_max_bandwidth_in: i.launch.internet_max_bandwidth_in,
+            internet_max_bandwidth_out: i.launch.internet_max_bandwidth_out,
+            metadata_options: MetadataOptions {
+                http_endpoint: "enabled",
+                http_tokens: "optional",
+                http_put_response_hop_limit: HTTP_HOP_LIMIT,
+            },
+            hpc_cluster_id: "",
+            deployment_set_id: "",
+            credit_specification: "",
+            vlan_id: "",
+            recyclable: false,
+            device_available: true,
+            dedicated_instance_attribute: DedicatedInstanceAttribute {
+                tenancy: if i.dedicated_host_id.is_some() {
+                    "host"
+                } else {
+                    "default"
+                },
+                affinity: "default",
+            },
         }
     }
+}
+
+impl<'a> InstanceView<'a> {
+    /// The view with its host's name (`DedicatedHostAttribute.DedicatedHostName`), which the
+    /// instance does not keep.
+    pub fn on_host_named(mut self, name: &'a str) -> Self {
+        self.dedicated_host_attribute.dedicated_host_name = name;
+        self
+    }
+}
+
+/// The primary network interface, for instances that have one (those launched before the
+/// network existed have none).
+fn primary_interface(i: &Instance) -> Option<NetworkInterface<'_>> {
+    let n = &i.network;
+    if n.eni_id.is_empty() {
+        return None;
+    }
+    let primary = n.private_ips.first().map_or("", String::as_str);
+    Some(NetworkInterface {
+        network_interface_id: &n.eni_id,
+        mac_address: &n.mac_address,
+        primary_ip_address: primary,
+        kind: "Primary",
+        private_ip_sets: PrivateIpSets {
+            private_ip_set: n
+                .private_ips
+                .iter()
+                .enumerate()
+                .map(|(k, ip)| PrivateIpSet {
+                    private_ip_address: ip,
+                    primary: k == 0,
+                })
+                .collect(),
+        },
+    })
 }
 
 /// `ecs.g7.large` belongs to `ecs.g7`.
@@ -231,7 +452,18 @@ pub fn host_view(h: &DedicatedHost, instances: &[(String, String)]) -> Value {
         "OperationLocks": { "OperationLock": locks },
         "Instances": { "Instance": instances },
         "Tags": TagList::of(&h.tags),
+        "SupportedInstanceTypeFamilies": {
+            "SupportedInstanceTypeFamily": supported_families(&h.host_type),
+        },
     })
+}
+
+/// A host type `ddh.X` carries instances of the family `ecs.X`, by Alibaba Cloud's naming.
+fn supported_families(host_type: &str) -> Vec<String> {
+    match host_type.strip_prefix("ddh.") {
+        Some(family) if !family.is_empty() => vec![format!("ecs.{family}")],
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -252,7 +484,38 @@ mod tests {
         i.tags = vec![("env".into(), "ci".into())];
         i.dedicated_host_id = Some("dh-1".into());
         i.auto_release_time = Some(at("2026-02-01T10:20:00Z"));
-        let view = serde_json::to_value(InstanceView::of(&i)).unwrap();
+        let mut view = serde_json::to_value(InstanceView::of(&i)).unwrap();
+        // The fields added for the SDK models' coverage, checked apart (one `json!` of all
+        // of them is beyond the macro's recursion limit).
+        let added = json!({
+            "OSName": "Alibaba Cloud Linux 3 64位",
+            "OSNameEn": "Alibaba Cloud Linux 3 64 bit",
+            "SerialNumber": serial_number("i-view"),
+            "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2, "Numa": ""},
+            "PublicIpAddress": {"IpAddress": []},
+            "InnerIpAddress": {"IpAddress": []},
+            "EipAddress": {"AllocationId": "", "IpAddress": "", "InternetChargeType": ""},
+            "NetworkInterfaces": {"NetworkInterface": []},
+            "KeyPairName": "",
+            "ResourceGroupId": "",
+            "InternetMaxBandwidthIn": 0,
+            "InternetMaxBandwidthOut": 0,
+            "MetadataOptions": {"HttpEndpoint": "enabled", "HttpTokens": "optional", "HttpPutResponseHopLimit": 1},
+            "HpcClusterId": "",
+            "DeploymentSetId": "",
+            "CreditSpecification": "",
+            "VlanId": "",
+            "Recyclable": false,
+            "DeviceAvailable": true,
+            "DedicatedInstanceAttribute": {"Tenancy": "host", "Affinity": "default"},
+        });
+        for (k, v) in added.as_object().unwrap() {
+            assert_eq!(
+                view.as_object_mut().unwrap().remove(k).as_ref(),
+                Some(v),
+                "{k}"
+            );
+        }
         assert_eq!(
             view,
             json!({
@@ -282,8 +545,8 @@ mod tests {
                 }]},
                 "Tags": {"Tag": [{"TagKey": "env", "TagValue": "ci"}]},
                 "SecurityGroupIds": {"SecurityGroupId": ["sg-bp1"]},
-                "VpcAttributes": {"VSwitchId": "vsw-bp1", "VpcId": "", "PrivateIpAddress": {"IpAddress": []}},
-                "DedicatedHostAttribute": {"DedicatedHostId": "dh-1"},
+                "VpcAttributes": {"VSwitchId": "vsw-bp1", "VpcId": "", "PrivateIpAddress": {"IpAddress": []}, "NatIpAddress": ""},
+                "DedicatedHostAttribute": {"DedicatedHostId": "dh-1", "DedicatedHostName": ""},
                 "InstanceNetworkType": "vpc",
                 "IoOptimized": true,
                 "OSType": "linux",
