@@ -57,7 +57,8 @@ if [[ ${#node_tests[@]} -eq 0 ]]; then
   echo "no Node test files found" >&2
   record "node --test" 1
 else
-  node --test "${node_tests[@]}"
+  # Bounded: a test file whose process never exits fails the step instead of stalling the run.
+  timeout --kill-after=10 1200 node --test --test-timeout=300000 "${node_tests[@]}"
   rc=$?; record "node --test tests/sdk/node" $rc
 fi
 
@@ -69,7 +70,7 @@ if [[ ${#browser_tests[@]} -eq 0 ]]; then
   record "node --test tests/browser" 1
 elif [[ -n "$chromium_bin" ]]; then
   CHROMIUM_BIN="$chromium_bin" ECSD_CONSOLE_SCREENSHOTS="$ROOT/target/console-screenshots" \
-    node --test "${browser_tests[@]}"
+    timeout --kill-after=10 1200 node --test --test-timeout=300000 "${browser_tests[@]}"
   rc=$?; record "node --test tests/browser (screenshots: target/console-screenshots)" $rc
 elif [[ "${CI:-}" == "true" ]]; then
   echo "chromium is not installed, and CI must run the console's browser tests (.ci/run installs it: apt-get install chromium)" >&2

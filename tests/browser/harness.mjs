@@ -79,7 +79,10 @@ export async function startServer({ adminToken = ADMIN_TOKEN } = {}) {
         if (!exited && child.exitCode === null && child.signalCode === null) {
           const done = new Promise((r) => child.once('close', r));
           child.kill('SIGTERM');
+          // A graceful stop that takes too long is ended, so the test file can exit.
+          const timer = setTimeout(() => child.kill('SIGKILL'), CLOSE_DEADLINE_MS);
           await done;
+          clearTimeout(timer);
         }
         fs.rmSync(base, { recursive: true, force: true });
       },
@@ -189,6 +192,9 @@ export class Admin {
  * Headless Chromium (Debian's), with a fresh profile, in a fixed time zone that is not UTC so
  * that the console's local times are tested as such. Returns { browser, context, page, close }.
  */
+/** How long closing a browser may take before its processes are killed. */
+const CLOSE_DEADLINE_MS = 15000;
+
 export async function openBrowser({ timezoneId = 'Asia/Shanghai', viewport = { width: 1440, height: 900 }, javaScriptEnabled = true } = {}) {
   const { chromium } = await import('playwright-core');
   const executablePath = chromiumPath();
@@ -207,7 +213,15 @@ export async function openBrowser({ timezoneId = 'Asia/Shanghai', viewport = { w
   return {
     context, page,
     async close() {
-      await context.close();
+      // Closing Chromium has been seen to hang on a loaded machine (every test done, the file's
+      // process never exiting). Give it a while, then end whatever still runs on this profile.
+      const closed = await Promise.race([
+        context.close().then(() => true, () => false),
+        new Promise((r) => { setTimeout(() => r(false), CLOSE_DEADLINE_MS).unref(); }),
+      ]);
+      if (!closed) {
+        spawnSync('pkill', ['-KILL', '-f', `--user-data-dir=${userDataDir}`]);
+      }
       fs.rmSync(userDataDir, { recursive: true, force: true });
     },
   };
