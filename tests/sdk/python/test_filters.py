@@ -196,10 +196,11 @@ def test_name_placeholders_and_unique_suffix(sdk):
 def test_operating_system_and_cpu_follow_the_image_and_type(sdk):
     win = describe(sdk, run_instances(sdk, ImageId="win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd",
                                       InstanceType="ecs.c7.xlarge")[0])
-    assert (win["OSType"], win["OSNameEn"]) == ("windows", "Windows Server 2022 64-bit"), win
+    assert (win["OSType"], win["OSNameEn"]) == (
+        "windows", "Windows Server  2022 Datacenter Edition 64-bit English"), win
     assert win["CpuOptions"]["CoreCount"] * win["CpuOptions"]["ThreadsPerCore"] == win["Cpu"]
-    linux = describe(sdk, run_instances(sdk, ImageId="ubuntu_22_04_x64_20G_alibase_20240710.vhd")[0])
-    assert (linux["OSType"], linux["OSNameEn"]) == ("linux", "Ubuntu 22.04 64 bit"), linux
+    linux = describe(sdk, run_instances(sdk, ImageId="ubuntu_22_04_x64_20G_alibase_20240101.vhd")[0])
+    assert (linux["OSType"], linux["OSNameEn"]) == ("linux", "Ubuntu  22.04 64 bit"), linux
     assert linux["SerialNumber"] != win["SerialNumber"] and len(linux["SerialNumber"]) == 36
 
 
