@@ -22,10 +22,10 @@ def listed(sdk, **filters) -> list[str]:
 @pytest.fixture
 def fleet(sdk):
     """Two instances that differ in every attribute a filter looks at."""
-    a = run_instances(sdk, InstanceType="ecs.g7.large", ImageId="img-a", KeyPairName="kp-a",
+    a = run_instances(sdk, InstanceType="ecs.g7.large", ImageId="centos_7_9_x64_20G_alibase_20240628.vhd", KeyPairName="kp-a",
                       ResourceGroupId="rg-a", InternetChargeType="PayByBandwidth",
                       InternetMaxBandwidthOut=5, HostName="host-a", ZoneId=f"{REGION}-i")[0]
-    b = run_instances(sdk, InstanceType="ecs.c7.xlarge", ImageId="img-b", ZoneId=f"{REGION}-j")[0]
+    b = run_instances(sdk, InstanceType="ecs.c7.xlarge", ImageId="debian_12_6_x64_20G_alibase_20240823.vhd", ZoneId=f"{REGION}-j")[0]
     return describe(sdk, a), describe(sdk, b)
 
 
@@ -68,7 +68,7 @@ def test_each_filter_matches_exactly(sdk, fleet):
         ({"InstanceType": "ecs.c7.xlarge"}, [ib]),
         ({"InstanceTypeFamily": "ecs.g7"}, [ia]),
         ({"InstanceTypeFamily": "ecs.g"}, []),
-        ({"ImageId": "img-a"}, [ia]),
+        ({"ImageId": "centos_7_9_x64_20G_alibase_20240628.vhd"}, [ia]),
         ({"KeyPairName": "kp-a"}, [ia]),
         ({"KeyPairName": "kp-b"}, []),
         ({"ResourceGroupId": "rg-a"}, [ia]),
