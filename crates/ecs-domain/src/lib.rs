@@ -5,7 +5,6 @@ pub mod catalog;
 pub mod charging;
 pub mod disk;
 pub mod error;
-pub mod images;
 pub mod launch;
 pub mod lifecycle;
 pub mod model;

@@ -133,6 +133,10 @@ def test_config_file_adds_images_and_types(request):
         assert sdk.call("DescribeImages", RegionId=REGION, ImageId=IMAGE)["TotalCount"] == 1
         types = sdk.call("DescribeInstanceTypes", InstanceTypes=["ecs.lab.tiny"])["InstanceTypes"]["InstanceType"]
         assert [(t["InstanceTypeId"], t["MemorySize"]) for t in types] == [("ecs.lab.tiny", 0.5)], types
-        run_instances(sdk, ImageId="m-lab-image", InstanceType="ecs.lab.tiny")
+        iid = run_instances(sdk, ImageId="m-lab-image", InstanceType="ecs.lab.tiny")[0]
+        # DescribeInstances reads the OS from the catalogue image, config-added ones included.
+        shown = sdk.call("DescribeInstances", RegionId=REGION, InstanceIds=json.dumps([iid]))
+        inst = shown["Instances"]["Instance"][0]
+        assert (inst["OSType"], inst["OSName"], inst["OSNameEn"]) == ("linux", "Lab OS 1", "Lab OS 1"), inst
     finally:
         srv.stop()

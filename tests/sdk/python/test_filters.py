@@ -11,10 +11,6 @@ import pytest
 
 from harness import REGION, allocate_hosts, describe, expect_error, hosts_of, instances_of, run_instances
 
-# Two public images of the catalogue (RunInstances refuses an image it does not list).
-IMG_A = "aliyun_3_x64_20G_alibase_20240819.vhd"
-IMG_B = "ubuntu_24_04_x64_20G_alibase_20240812.vhd"
-
 
 def listed(sdk, **filters) -> list[str]:
     resp = sdk.call("DescribeInstances", RegionId=REGION, PageSize=100, **filters)
@@ -26,10 +22,10 @@ def listed(sdk, **filters) -> list[str]:
 @pytest.fixture
 def fleet(sdk):
     """Two instances that differ in every attribute a filter looks at."""
-    a = run_instances(sdk, InstanceType="ecs.g7.large", ImageId=IMG_A, KeyPairName="kp-a",
+    a = run_instances(sdk, InstanceType="ecs.g7.large", ImageId="centos_7_9_x64_20G_alibase_20240628.vhd", KeyPairName="kp-a",
                       ResourceGroupId="rg-a", InternetChargeType="PayByBandwidth",
                       InternetMaxBandwidthOut=5, HostName="host-a", ZoneId=f"{REGION}-i")[0]
-    b = run_instances(sdk, InstanceType="ecs.c7.xlarge", ImageId=IMG_B, ZoneId=f"{REGION}-j")[0]
+    b = run_instances(sdk, InstanceType="ecs.c7.xlarge", ImageId="debian_12_6_x64_20G_alibase_20240823.vhd", ZoneId=f"{REGION}-j")[0]
     return describe(sdk, a), describe(sdk, b)
 
 
@@ -72,7 +68,7 @@ def test_each_filter_matches_exactly(sdk, fleet):
         ({"InstanceType": "ecs.c7.xlarge"}, [ib]),
         ({"InstanceTypeFamily": "ecs.g7"}, [ia]),
         ({"InstanceTypeFamily": "ecs.g"}, []),
-        ({"ImageId": IMG_A}, [ia]),
+        ({"ImageId": "centos_7_9_x64_20G_alibase_20240628.vhd"}, [ia]),
         ({"KeyPairName": "kp-a"}, [ia]),
         ({"KeyPairName": "kp-b"}, []),
         ({"ResourceGroupId": "rg-a"}, [ia]),
@@ -200,10 +196,11 @@ def test_name_placeholders_and_unique_suffix(sdk):
 def test_operating_system_and_cpu_follow_the_image_and_type(sdk):
     win = describe(sdk, run_instances(sdk, ImageId="win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd",
                                       InstanceType="ecs.c7.xlarge")[0])
-    assert (win["OSType"], win["OSNameEn"]) == ("windows", "Windows Server 2022 64-bit"), win
+    assert (win["OSType"], win["OSNameEn"]) == (
+        "windows", "Windows Server  2022 Datacenter Edition 64-bit English"), win
     assert win["CpuOptions"]["CoreCount"] * win["CpuOptions"]["ThreadsPerCore"] == win["Cpu"]
     linux = describe(sdk, run_instances(sdk, ImageId="ubuntu_22_04_x64_20G_alibase_20240101.vhd")[0])
-    assert (linux["OSType"], linux["OSNameEn"]) == ("linux", "Ubuntu 22.04 64 bit"), linux
+    assert (linux["OSType"], linux["OSNameEn"]) == ("linux", "Ubuntu  22.04 64 bit"), linux
     assert linux["SerialNumber"] != win["SerialNumber"] and len(linux["SerialNumber"]) == 36
 
 

@@ -48,8 +48,11 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     let id = required(ctx, "InstanceId")?.to_string();
     let region = optional_region(ctx)?;
     let instance = ctx.service.instance(&ctx.caller, region, id)?;
-    let Value::Object(view) = serde_json::to_value(InstanceView::of(&instance))
-        .map_err(|_| ecs_domain::error::common::INTERNAL_ERROR.err())?
+    let Value::Object(view) = serde_json::to_value(InstanceView::of(
+        &instance,
+        ctx.service.catalog().image(&instance.image_id),
+    ))
+    .map_err(|_| ecs_domain::error::common::INTERNAL_ERROR.err())?
     else {
         return Err(ecs_domain::error::common::INTERNAL_ERROR.err());
     };

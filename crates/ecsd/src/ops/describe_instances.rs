@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use ecs_domain::catalog::Image;
 use ecs_domain::error::common::{invalid_parameter, DRY_RUN_OPERATION};
 use ecs_domain::model::{ChargeType, Instance, InstanceStatus, LockReason};
 use ecs_domain::time::{parse_utc_minute_or_second, truncate_to_minute};
@@ -365,6 +366,15 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
         .filter_map(|i| i.dedicated_host_id.clone())
         .collect();
     let host_names = ctx.service.host_names(&ctx.caller, on_hosts)?;
+    // The listed instances' images, copied from the catalogue: the answer is serialized after
+    // this call returns, so it cannot borrow the catalogue.
+    let catalog = ctx.service.catalog();
+    let images = listing
+        .items
+        .iter()
+        .filter_map(|i| catalog.image(&i.image_id))
+        .map(|img| (img.id.clone(), img.clone()))
+        .collect();
     let (number, size) = paging.shown();
     Ok(Answer::Typed(Box::new(Listed {
         total_count: listing.total,
@@ -374,6 +384,7 @@ async fn run(ctx: &OpCtx<'_>) -> Result<Answer, ApiError> {
         instances: Instances {
             items: listing.items,
             host_names,
+            images,
         },
     })))
 }
@@ -393,6 +404,7 @@ struct Listed {
 struct Instances {
     items: Vec<Instance>,
     host_names: HashMap<String, String>,
+    images: HashMap<String, Image>,
 }
 
 /// `{"Instance": [view, ...]}`.
@@ -410,7 +422,8 @@ impl Serialize for Instances {
                 .map(|i| {
                     let host = i.dedicated_host_id.as_ref();
                     let name = host.and_then(|h| self.host_names.get(h));
-                    InstanceView::of(i).on_host_named(name.map_or("", String::as_str))
+                    InstanceView::of(i, self.images.get(&i.image_id))
+                        .on_host_named(name.map_or("", String::as_str))
                 })
                 .collect(),
         }

@@ -2,7 +2,6 @@
 //! when the call answers.
 
 use ecs_domain::error::common::invalid_parameter;
-use ecs_domain::images::os_of;
 use ecs_domain::launch::{expand_name, host_name_ok, password_ok, windows_host_name_ok};
 use ecs_domain::model::LaunchSettings;
 use ecs_domain::{ApiError, ErrorCode};
@@ -104,7 +103,8 @@ pub(super) fn launch_settings(
     // Windows takes shorter names without dots (NetBIOS's rule).
     let windows = p
         .non_empty("ImageId")
-        .is_some_and(|image| os_of(image).os_type == "windows");
+        .and_then(|image| ctx.service.catalog().image(image))
+        .is_some_and(|image| image.is_windows());
     let rule = if windows {
         windows_host_name_ok
     } else {

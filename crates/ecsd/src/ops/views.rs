@@ -1,6 +1,6 @@
 //! How resources look in answers (DescribeInstances, DescribeDedicatedHosts).
 
-use ecs_domain::images::os_of;
+use ecs_domain::catalog::Image;
 use ecs_domain::model::{
     post_paid_expired_time, ChargeType, DedicatedHost, Instance, InstanceStatus,
     DEFAULT_INTERNET_CHARGE_TYPE,
@@ -53,15 +53,15 @@ pub struct InstanceView<'a> {
     instance_network_type: &'static str,
     io_optimized: bool,
     #[serde(rename = "OSType")]
-    os_type: &'static str,
+    os_type: &'a str,
     // Spot settings (issue 14).
     spot_strategy: &'static str,
     spot_price_limit: f64,
     spot_duration: u32,
     #[serde(rename = "OSName")]
-    os_name: String,
+    os_name: &'a str,
     #[serde(rename = "OSNameEn")]
-    os_name_en: String,
+    os_name_en: &'a str,
     serial_number: String,
     cpu_options: CpuOptions,
     // The address containers are always present, empty when there is nothing, as ECS answers:
@@ -259,12 +259,22 @@ struct DedicatedHostAttribute<'a> {
 }
 
 impl<'a> InstanceView<'a> {
-    pub fn of(i: &'a Instance) -> Self {
+    /// `image` is the catalogue's record of the instance's image: the OS fields are the
+    /// image's, so an image added by the config file shows its own system. An image the
+    /// catalogue no longer has (a config that dropped it) shows as a plain 64-bit Linux.
+    pub fn of(i: &'a Instance, image: Option<&'a Image>) -> Self {
         let expired = match &i.subscription {
             Some(sub) => sub.expired_time,
             None => post_paid_expired_time(),
         };
-        let os = os_of(&i.image_id);
+        let (os_type, os_name, os_name_en) = match image {
+            Some(img) => (
+                img.os_type.as_str(),
+                img.os_name.as_str(),
+                img.os_name_en.as_deref().unwrap_or(&img.os_name),
+            ),
+            None => ("linux", "Linux 64位", "Linux 64 bit"),
+        };
         InstanceView {
             instance_id: &i.id,
             instance_name: &i.name,
@@ -334,9 +344,9 @@ impl<'a> InstanceView<'a> {
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0.0),
             spot_duration: i.launch.spot_duration.unwrap_or(0),
-            os_type: os.os_type,
-            os_name: os.os_name,
-            os_name_en: os.os_name_en,
+            os_type,
+            os_name,
+            os_name_en,
             serial_number: serial_number(&i.id),
             cpu_options: CpuOptions::of(i.cpu),
             public_ip_address: IpAddressList {
@@ -484,12 +494,16 @@ mod tests {
         i.tags = vec![("env".into(), "ci".into())];
         i.dedicated_host_id = Some("dh-1".into());
         i.auto_release_time = Some(at("2026-02-01T10:20:00Z"));
-        let mut view = serde_json::to_value(InstanceView::of(&i)).unwrap();
+        let mut view = serde_json::to_value(InstanceView::of(
+            &i,
+            ecs_domain::catalog::Catalog::builtin().image(&i.image_id),
+        ))
+        .unwrap();
         // The fields added for the SDK models' coverage, checked apart (one `json!` of all
         // of them is beyond the macro's recursion limit).
         let added = json!({
-            "OSName": "Alibaba Cloud Linux 3 64位",
-            "OSNameEn": "Alibaba Cloud Linux 3 64 bit",
+            "OSName": "Alibaba Cloud Linux  3.2104 LTS 64位",
+            "OSNameEn": "Alibaba Cloud Linux  3.2104 LTS 64 bit",
             "SerialNumber": serial_number("i-view"),
             "CpuOptions": {"CoreCount": 1, "ThreadsPerCore": 2, "Numa": ""},
             "PublicIpAddress": {"IpAddress": []},
