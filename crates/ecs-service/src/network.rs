@@ -281,19 +281,22 @@ pub fn assign(
 fn next_public_ip(tx: &mut dyn StoreTx) -> TxResult<String> {
     const KEY: &str = "network.next_public_ip";
     let base = u32::from(Ipv4Addr::new(47, 96, 0, 0));
-    let size = 1u32 << 20;
+    // The /12 holds 4,096 /24s; a host never has the .0 or the .255 of one, so the counter runs
+    // over the 254 addresses in between of each (stepping over a skipped one instead would
+    // give its neighbour out twice).
+    let size = 4096 * 254;
     let k = tx
         .setting(KEY)?
         .and_then(|v| v.parse::<u32>().ok())
         .unwrap_or(0)
         % size;
     tx.put_setting(KEY, &((k + 1) % size).to_string())?;
-    // Skip the .0 and .255 of each /24, which a host never has.
-    let mut n = base + k;
-    if n & 0xff == 0 || n & 0xff == 255 {
-        n += 1;
-    }
-    Ok(Ipv4Addr::from(n).to_string())
+    Ok(public_ip_number(base, k))
+}
+
+/// The `k`-th usable public address after `base`.
+fn public_ip_number(base: u32, k: u32) -> String {
+    Ipv4Addr::from(base + (k / 254) * 256 + k % 254 + 1).to_string()
 }
 
 /// Alibaba Cloud's MAC prefix and three bytes of the interface id.
@@ -306,6 +309,20 @@ fn mac_of(eni_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_addresses_are_distinct_and_skip_each_24s_ends() {
+        let base = u32::from(Ipv4Addr::new(47, 96, 0, 0));
+        let given: Vec<String> = (0..600).map(|k| public_ip_number(base, k)).collect();
+        let distinct: std::collections::HashSet<&String> = given.iter().collect();
+        assert_eq!(distinct.len(), given.len());
+        assert_eq!(given[0], "47.96.0.1");
+        assert_eq!(given[253], "47.96.0.254");
+        assert_eq!(given[254], "47.96.1.1");
+        assert!(given
+            .iter()
+            .all(|ip| !ip.ends_with(".0") && !ip.ends_with(".255")));
+    }
 
     #[test]
     fn derived_ids_are_stable_and_distinct() {
