@@ -218,6 +218,8 @@ describe('seed 004 in the console', () => {
     assert.match(await prot.locator('td.what').innerText(), /Cannot: Release protection is on/);
     assert.equal(await prot.locator('td.code code').innerText(), 'InvalidOperation.DeletionProtection');
     assert.match(await row(ids.web[3]).locator('td.what').innerText(), /Will be stopped and released now/);
+    // Seed 004: the confirm step names the attached resources that go with the instance.
+    assert.match(await row(ids.web[3]).locator('td.what').innerText(), /Disks released with it: d-\S+ \(system, /);
     await screenshot(page, '12-release-now-preview');
     await page.click('button:has-text("Confirm")');
     assert.match(await page.locator('#result-summary').innerText(), /^1 done, 2 refused\./);

@@ -12,6 +12,7 @@
 //! No rule lives here that a command does not share.
 
 use chrono::{DateTime, Utc};
+use ecs_domain::disk::{on_release, Disk};
 use ecs_domain::model::{Account, DedicatedHost, Instance};
 use ecs_domain::ApiError;
 use ecs_store::Event;
@@ -25,6 +26,15 @@ use crate::instances::{
 };
 use crate::resource::{find, Billed};
 use crate::{Caller, Service};
+
+/// What releasing an instance would do to its disks (the console's confirm step shows it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiskPreview {
+    /// Released with the instance (the system disk, data disks with DeleteWithInstance).
+    pub released: Vec<Disk>,
+    /// Detached and kept, `Available`.
+    pub detached: Vec<Disk>,
+}
 
 /// Every console record's setting name starts with this, so the console can never read or
 /// overwrite another setting (the virtual clock's time).
@@ -66,18 +76,28 @@ impl Service {
         Ok(at)
     }
 
-    /// What [`Service::release_instance`] would answer, changing nothing: `Ok` when it would
-    /// release the instance (whatever `cmd.dry_run` says).
+    /// What [`Service::release_instance`] would answer, changing nothing: when it would release
+    /// the instance (whatever `cmd.dry_run` says), which of its disks would go with it and which
+    /// would be detached and kept, sorted by the rule the release itself applies.
     pub fn preview_release_instance(
         &self,
         caller: &Caller,
         cmd: &ReleaseInstance,
-    ) -> Result<(), ApiError> {
+    ) -> Result<DiskPreview, ApiError> {
         let (account, cmd) = (caller.account_id, cmd.clone());
         self.read(move |tx| {
             let instance: Instance = find(tx, account, cmd.region.as_deref(), &cmd.id, NOT_FOUND)?;
             check_release(&instance, cmd.force, cmd.terminate_subscription)?;
-            Ok(())
+            let disks = tx.disks(account, None, Some(&instance.id))?;
+            let fate = on_release(disks.clone());
+            let released = disks
+                .into_iter()
+                .filter(|d| fate.released.contains(&d.id))
+                .collect();
+            Ok(DiskPreview {
+                released,
+                detached: fate.detached,
+            })
         })
     }
 

@@ -356,3 +356,72 @@ fn the_latest_events_are_the_last_ones_oldest_first() {
         .collect();
     assert_eq!(after, ["i-0", "i-1", "i-2"]);
 }
+
+/// The confirm step's disks: what the preview says goes with the instance and what is kept is
+/// what the release then does (its event lists the same ids, and the kept disk is detached).
+#[tokio::test]
+async fn the_release_preview_names_the_disks_the_release_takes_and_keeps() {
+    let w = world();
+    let a = w.account;
+    let disk = |id: &str, kind: &str, with_instance: bool| ecs_domain::disk::Disk {
+        id: id.into(),
+        account_id: a,
+        region_id: REGION.into(),
+        zone_id: format!("{REGION}-i"),
+        name: String::new(),
+        description: String::new(),
+        disk_type: kind.into(),
+        category: "cloud_essd".into(),
+        size_gib: 40,
+        instance_id: Some("i-running".into()),
+        device: String::new(),
+        delete_with_instance: with_instance,
+        image_id: String::new(),
+        charge_type: "PostPaid".into(),
+        creation_time: now(),
+    };
+    let (system, scratch, kept) = (
+        disk("d-system", "system", true),
+        disk("d-scratch", "data", true),
+        disk("d-kept", "data", false),
+    );
+    w.store
+        .write(move |tx| {
+            for d in [&system, &scratch, &kept] {
+                tx.put_disk(d)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let caller = Caller::account(a);
+    let cmd = ReleaseInstance {
+        id: "i-running".into(),
+        region: Some(REGION.into()),
+        force: true,
+        terminate_subscription: true,
+        dry_run: false,
+    };
+    let preview = w.service.preview_release_instance(&caller, &cmd).unwrap();
+    let ids = |disks: &[ecs_domain::disk::Disk]| {
+        let mut ids: Vec<String> = disks.iter().map(|d| d.id.clone()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&preview.released), ["d-scratch", "d-system"]);
+    assert_eq!(ids(&preview.detached), ["d-kept"]);
+
+    w.service.release_instance(&caller, cmd).await.unwrap();
+    let events = w.store.read(|tx| Ok(tx.events_after(0, 10)?)).unwrap();
+    let detail = &events.last().expect("the release event").event.detail;
+    let mut released: Vec<String> =
+        serde_json::from_value(detail["ReleasedDisks"].clone()).unwrap();
+    released.sort();
+    assert_eq!(released, ids(&preview.released));
+    assert_eq!(detail["DetachedDisks"], serde_json::json!(["d-kept"]));
+    let left = w
+        .store
+        .read(move |tx| Ok(tx.disks(a, None, None)?))
+        .unwrap();
+    assert_eq!(ids(&left), ["d-kept"]);
+    assert_eq!(left[0].instance_id, None);
+}

@@ -222,6 +222,8 @@ pub struct PreviewRow {
     pub was_label: &'static str,
     pub code: String,
     pub message: String,
+    /// For an instance released now: which disks go with it and which are kept.
+    pub disks: String,
 }
 
 #[derive(Template)]
@@ -506,11 +508,15 @@ async fn preview(app: Arc<App>, headers: HeaderMap, body: Bytes, kind: Kind) -> 
     };
     let mut rows = Vec::with_capacity(targets.len());
     for t in &targets {
+        let mut disks_of_row = String::new();
         let outcome = match (kind, &choice) {
             (Kind::Instance, Choice::Now) => app
                 .service
                 .preview_release_instance(&caller, &release_now(&t.id, &region))
-                .map(|()| None),
+                .map(|disks| {
+                    disks_of_row = disks_text(&disks);
+                    None
+                }),
             (Kind::Host, Choice::Now) => app
                 .service
                 .preview_release_host(
@@ -528,7 +534,9 @@ async fn preview(app: Arc<App>, headers: HeaderMap, body: Bytes, kind: Kind) -> 
                 .service
                 .preview_host_release_time(&caller, &release_time(&t.id, &region, *at)),
         };
-        rows.push(preview_row(kind, &choice, t, outcome));
+        let mut row = preview_row(kind, &choice, t, outcome);
+        row.disks = disks_of_row;
+        rows.push(row);
     }
     if let Some(unreachable) = rows
         .iter()
@@ -589,6 +597,36 @@ fn release_time(id: &str, region: &str, at: Option<DateTime<Utc>>) -> SetRelease
     }
 }
 
+/// One line on the disks a release takes along and the ones it leaves, as the service sorted
+/// them (seed 004's confirm step names the attached resources that go with the instance).
+fn disks_text(p: &ecs_service::console::DiskPreview) -> String {
+    let list = |disks: &[ecs_domain::disk::Disk]| {
+        disks
+            .iter()
+            .map(|d| {
+                let name = if d.name.is_empty() {
+                    String::new()
+                } else {
+                    format!(" \"{}\"", d.name)
+                };
+                format!(
+                    "{}{name} ({}, {}, {} GiB)",
+                    d.id, d.disk_type, d.category, d.size_gib
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut parts = Vec::new();
+    if !p.released.is_empty() {
+        parts.push(format!("Disks released with it: {}.", list(&p.released)));
+    }
+    if !p.detached.is_empty() {
+        parts.push(format!("Disks kept (detached): {}.", list(&p.detached)));
+    }
+    parts.join(" ")
+}
+
 fn preview_row(
     kind: Kind,
     choice: &Choice,
@@ -605,6 +643,7 @@ fn preview_row(
         was_label: "",
         code: String::new(),
         message: String::new(),
+        disks: String::new(),
     };
     match (choice, outcome) {
         (_, Err(e)) => {
