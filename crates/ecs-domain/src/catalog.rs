@@ -14,10 +14,142 @@ pub struct InstanceType {
     pub monthly_price: Money,
 }
 
+/// A dedicated host type: its price and the machine behind it. Every field but `id` and
+/// `monthly_price` may be left out of a config; the defaults are a two-socket general-purpose
+/// host (64 physical cores, 128 vCPUs, 512 GiB), without local storage or GPUs, carrying the
+/// family its id names (`ddh.X` carries `ecs.X`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostType {
     pub id: String,
     pub monthly_price: Money,
+    /// CPU sockets. An instance sits on one socket, never across two, as on ECS.
+    #[serde(default = "default_sockets")]
+    pub sockets: u32,
+    /// Physical cores, all sockets together.
+    #[serde(default = "default_cores")]
+    pub cores: u32,
+    /// vCPUs, all sockets together, before over-commit.
+    #[serde(default = "default_vcpus")]
+    pub vcpus: u32,
+    #[serde(default = "default_memory_gib")]
+    pub memory_gib: u32,
+    /// Local storage in GiB; 0 for none.
+    #[serde(default)]
+    pub local_storage_gib: u32,
+    /// The local disks' category (`local_ssd_pro`, ...); empty when there are none.
+    #[serde(default)]
+    pub local_storage_category: String,
+    /// The GPU model; empty when there are none.
+    #[serde(default)]
+    pub gpu_spec: String,
+    #[serde(default)]
+    pub physical_gpus: u32,
+    #[serde(default)]
+    pub vgpus: u32,
+    /// The instance type families it carries; empty: the one its id names.
+    #[serde(default)]
+    pub instance_type_families: Vec<String>,
+    /// vCPUs given out per physical vCPU (1 to 5, as ECS allows); memory is never over-committed.
+    #[serde(default = "default_over_commit")]
+    pub cpu_over_commit_ratio: u32,
+}
+
+fn default_sockets() -> u32 {
+    2
+}
+fn default_cores() -> u32 {
+    64
+}
+fn default_vcpus() -> u32 {
+    128
+}
+fn default_memory_gib() -> u32 {
+    512
+}
+fn default_over_commit() -> u32 {
+    1
+}
+
+impl HostType {
+    /// A host type of the given shape and price, with no local storage or GPUs, carrying the
+    /// family its id names.
+    pub fn new(
+        id: &str,
+        monthly_price: Money,
+        sockets: u32,
+        cores: u32,
+        vcpus: u32,
+        memory_gib: u32,
+    ) -> Self {
+        HostType {
+            id: id.into(),
+            monthly_price,
+            sockets,
+            cores,
+            vcpus,
+            memory_gib,
+            local_storage_gib: 0,
+            local_storage_category: String::new(),
+            gpu_spec: String::new(),
+            physical_gpus: 0,
+            vgpus: 0,
+            instance_type_families: Vec::new(),
+            cpu_over_commit_ratio: 1,
+        }
+    }
+
+    /// The families it carries: the configured ones, else `ecs.X` for a type `ddh.X`, by
+    /// Alibaba Cloud's naming (none for another id).
+    pub fn families(&self) -> Vec<String> {
+        if !self.instance_type_families.is_empty() {
+            return self.instance_type_families.clone();
+        }
+        match self.id.strip_prefix("ddh.") {
+            Some(family) if !family.is_empty() => vec![format!("ecs.{family}")],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether instances of this type may be placed on it (by family; whether one fits is
+    /// [`crate::capacity`]'s question).
+    pub fn carries(&self, instance_type: &InstanceType) -> bool {
+        self.families().iter().any(|f| f == instance_type.family())
+    }
+
+    /// What makes a host type unusable or meaningless, in words for the start-up message.
+    fn problem(&self) -> Option<&'static str> {
+        if self.sockets == 0 || self.cores == 0 || self.vcpus == 0 || self.memory_gib == 0 {
+            return Some("sockets, cores, vcpus and memory_gib must be above 0");
+        }
+        if !self.cores.is_multiple_of(self.sockets) || !self.vcpus.is_multiple_of(self.sockets) {
+            return Some("cores and vcpus must split evenly over the sockets");
+        }
+        if self.vcpus < self.cores {
+            return Some("vcpus cannot be fewer than the physical cores");
+        }
+        if !(u64::from(self.memory_gib) * 1024).is_multiple_of(u64::from(self.sockets)) {
+            return Some("memory_gib must split evenly (in MiB) over the sockets");
+        }
+        if (self.local_storage_gib == 0) != self.local_storage_category.trim().is_empty() {
+            return Some(
+                "local_storage_gib and local_storage_category go together (both or neither)",
+            );
+        }
+        if (self.physical_gpus == 0) != self.gpu_spec.trim().is_empty() {
+            return Some("physical_gpus and gpu_spec go together (both or neither)");
+        }
+        if !(1..=5).contains(&self.cpu_over_commit_ratio) {
+            return Some("cpu_over_commit_ratio must be 1 to 5");
+        }
+        if self
+            .instance_type_families
+            .iter()
+            .any(|f| f.trim().is_empty())
+        {
+            return Some("instance_type_families cannot hold an empty name");
+        }
+        None
+    }
 }
 
 /// A public image instances can be created from (DescribeImages, RunInstances' `ImageId`).
@@ -143,6 +275,11 @@ impl Catalog {
                     "image {}: os_type must be \"linux\" or \"windows\" and size_gib above 0",
                     i.id
                 ));
+            }
+        }
+        for t in &self.host_types {
+            if let Some(why) = t.problem() {
+                return Err(format!("host type {:?}: {why}", t.id));
             }
         }
         let prices = self
@@ -286,16 +423,19 @@ impl Catalog {
                 });
             }
         }
-        let host = |id: &str, price: &str| HostType {
-            id: id.into(),
-            monthly_price: price.parse().expect("built-in prices are decimals"),
+        // Two sockets each, memory per vCPU as the family's instance types have it, so the
+        // family's sizes up to one socket's worth (16xlarge on the 7th generation, 8xlarge on
+        // the 6th) fit.
+        let host = |id: &str, price: &str, cores: u32, gib_per_vcpu: u32| {
+            let price = price.parse().expect("built-in prices are decimals");
+            HostType::new(id, price, 2, cores, cores * 2, cores * 2 * gib_per_vcpu)
         };
         let host_types = vec![
-            host("ddh.g6", "6000"),
-            host("ddh.g7", "6500"),
-            host("ddh.c7", "5200"),
-            host("ddh.c6", "4800"),
-            host("ddh.r7", "8000"),
+            host("ddh.g6", "6000", 52, 4),
+            host("ddh.g7", "6500", 64, 4),
+            host("ddh.c7", "5200", 64, 2),
+            host("ddh.c6", "4800", 52, 2),
+            host("ddh.r7", "8000", 64, 8),
         ];
         // Public images of the common distributions, named as ECS names its system images.
         let image = |id: &str, os_name: &str, platform: &str, arch: &str, size_gib: u32| Image {
@@ -462,6 +602,102 @@ mod tests {
             monthly_price: Money::ZERO,
         };
         assert_eq!(lone.family(), "tiny");
+    }
+
+    #[test]
+    fn host_types_have_a_shape_and_carry_their_family() {
+        let c = Catalog::builtin();
+        let g7 = c.host_type("ddh.g7").unwrap();
+        assert_eq!(
+            (g7.sockets, g7.cores, g7.vcpus, g7.memory_gib),
+            (2, 64, 128, 512)
+        );
+        assert_eq!(
+            (
+                g7.local_storage_gib,
+                g7.physical_gpus,
+                g7.cpu_over_commit_ratio
+            ),
+            (0, 0, 1)
+        );
+        assert_eq!(g7.families(), ["ecs.g7"]);
+        assert!(g7.carries(c.instance_type("ecs.g7.16xlarge").unwrap()));
+        assert!(!g7.carries(c.instance_type("ecs.c7.large").unwrap()));
+        // Every built-in host type has its family's memory per vCPU, and its family's types up
+        // to one socket's vCPUs.
+        for h in &c.host_types {
+            let carried: Vec<&InstanceType> =
+                c.instance_types.iter().filter(|t| h.carries(t)).collect();
+            assert!(!carried.is_empty(), "{}", h.id);
+            for t in carried {
+                assert_eq!(
+                    h.memory_gib / h.vcpus,
+                    t.memory_mib / 1024 / t.cpu,
+                    "{} vs {}",
+                    h.id,
+                    t.id
+                );
+            }
+        }
+        // A config's host type with only an id and a price gets the default shape.
+        let o: CatalogOverrides =
+            serde_json::from_str(r#"{"host_types":[{"id":"ddh.lab","monthly_price":"1"}]}"#)
+                .unwrap();
+        let c = c.apply(o);
+        assert_eq!(c.check(), Ok(()));
+        let lab = c.host_type("ddh.lab").unwrap();
+        assert_eq!((lab.sockets, lab.vcpus, lab.memory_gib), (2, 128, 512));
+        assert_eq!(lab.families(), ["ecs.lab"]);
+        let o: CatalogOverrides = serde_json::from_str(
+            r#"{"host_types":[{"id":"lab-host","monthly_price":"1","sockets":1,"cores":8,"vcpus":16,
+                "memory_gib":64,"local_storage_gib":1788,"local_storage_category":"local_ssd_pro",
+                "instance_type_families":["ecs.g7","ecs.c7"],"cpu_over_commit_ratio":2}]}"#,
+        )
+        .unwrap();
+        let c = c.apply(o);
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!(
+            c.host_type("lab-host").unwrap().families(),
+            ["ecs.g7", "ecs.c7"]
+        );
+    }
+
+    #[test]
+    fn check_refuses_host_types_without_a_usable_shape() {
+        let with = |fields: &str| {
+            let json =
+                format!(r#"{{"host_types":[{{"id":"ddh.x","monthly_price":"1",{fields}}}]}}"#);
+            let overrides: CatalogOverrides = serde_json::from_str(&json).unwrap();
+            Catalog::builtin().apply(overrides).check()
+        };
+        for bad in [
+            r#""sockets":0"#,
+            r#""cores":0"#,
+            r#""vcpus":0"#,
+            r#""memory_gib":0"#,
+            r#""sockets":3"#,
+            r#""vcpus":32"#,
+            r#""local_storage_gib":100"#,
+            r#""local_storage_category":"local_ssd_pro""#,
+            r#""physical_gpus":2"#,
+            r#""gpu_spec":"NVIDIA A10""#,
+            r#""cpu_over_commit_ratio":0"#,
+            r#""cpu_over_commit_ratio":6"#,
+            r#""instance_type_families":[""]"#,
+        ] {
+            let refused = with(bad);
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|m| m.starts_with("host type \"ddh.x\"")),
+                "{bad}: {refused:?}"
+            );
+        }
+        assert_eq!(with(r#""sockets":4,"cores":64,"vcpus":128"#), Ok(()));
+        assert_eq!(
+            with(r#""physical_gpus":2,"gpu_spec":"NVIDIA A10","vgpus":8"#),
+            Ok(())
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! ecsd's domain: resources, the lifecycle rules and the error table. Pure code: no I/O, and
 //! the current time is always passed in.
 
+pub mod capacity;
 pub mod catalog;
 pub mod charging;
 pub mod disk;

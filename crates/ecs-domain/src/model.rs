@@ -162,6 +162,10 @@ pub struct Instance {
     /// existed, and from the JSON when all are defaults.
     #[serde(default, skip_serializing_if = "LaunchSettings::is_default")]
     pub launch: LaunchSettings,
+    /// The CPU socket of its dedicated host it sits on. Absent from rows written before
+    /// sockets were kept (placed again, first fit, when shown) and for instances on no host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_socket: Option<u32>,
 }
 
 /// What ECS shows as `InternetChargeType` when none was chosen.

@@ -1,5 +1,6 @@
 //! Commands and queries on dedicated hosts.
 
+use ecs_domain::capacity::{Demand, Placed};
 use ecs_domain::error::common::DRY_RUN_OPERATION;
 use ecs_domain::model::{ChargeType, DedicatedHost, HostStatus};
 use ecs_domain::{ApiError, ErrorCode};
@@ -109,8 +110,38 @@ pub struct ReleaseHost {
     pub region: String,
 }
 
-/// A listed host with the instances placed on it (id, instance type).
-pub type HostWithInstances = (DedicatedHost, Vec<(String, String)>);
+/// A listed host with the instances placed on it.
+pub type HostWithInstances = (DedicatedHost, Vec<Placed>);
+
+/// The instances on a host, as its capacity counts them: every one not released, whatever
+/// its state (a stopped instance keeps its place on the host).
+pub(crate) fn placed_on(tx: &mut dyn StoreTx, host: &DedicatedHost) -> TxResult<Vec<Placed>> {
+    let on_host = InstanceFilter {
+        account_id: host.account_id,
+        region_id: Some(host.region_id.clone()),
+        host_id: Some(host.id.clone()),
+        ..Default::default()
+    };
+    // More than a host of any built-in type can hold (one vCPU each).
+    let everything = Page::Offset {
+        offset: 0,
+        limit: 10_000,
+    };
+    Ok(tx
+        .list_instances(&on_host, everything)?
+        .items
+        .into_iter()
+        .map(|i| Placed {
+            demand: Demand {
+                vcpus: i.cpu,
+                memory_mib: i.memory_mib,
+            },
+            socket_id: i.host_socket,
+            id: i.id,
+            instance_type: i.instance_type,
+        })
+        .collect())
+}
 
 /// The checks of releasing a host now (ReleaseDedicatedHost), shared by the command and its
 /// preview: pay-as-you-go only, and no instance on it.
@@ -234,29 +265,11 @@ impl Service {
         page: Page,
     ) -> Result<Listing<HostWithInstances>, ApiError> {
         filter.account_id = caller.account_id;
-        let account = caller.account_id;
         self.read(move |tx| {
             let listing = tx.list_hosts(&filter, page)?;
             let mut items = Vec::with_capacity(listing.items.len());
             for host in listing.items {
-                let on_host = InstanceFilter {
-                    account_id: account,
-                    region_id: Some(host.region_id.clone()),
-                    host_id: Some(host.id.clone()),
-                    ..Default::default()
-                };
-                let placed = tx
-                    .list_instances(
-                        &on_host,
-                        Page::Offset {
-                            offset: 0,
-                            limit: 1000,
-                        },
-                    )?
-                    .items
-                    .into_iter()
-                    .map(|i| (i.id, i.instance_type))
-                    .collect();
+                let placed = placed_on(tx, &host)?;
                 items.push((host, placed));
             }
             Ok(Listing {

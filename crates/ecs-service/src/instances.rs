@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
+use ecs_domain::capacity::{Demand, HostCapacity};
 use ecs_domain::error::common::{invalid_parameter, DRY_RUN_OPERATION, INVALID_REGION_ID};
 use ecs_domain::lifecycle::set_renewal;
 use ecs_domain::model::{ChargeType, Instance, InstanceStatus, LaunchSettings, RenewalStatus};
@@ -715,6 +716,72 @@ pub const RUN_MALFORMED_RELEASE_TIME: ErrorCode = ErrorCode::new(
     "The specified parameter AutoReleaseTime is not valid.",
 );
 
+/// How RunInstances and CreateInstance refuse a dedicated host that cannot take the instances.
+pub struct HostPlacementRows {
+    /// The host is locked (a subscription past its expiry) or not `Available`.
+    pub host_status: ErrorCode,
+    /// The host type does not carry the instance type's family.
+    pub unmatched: ErrorCode,
+    /// No socket of the host has room for (all of) them.
+    pub lacks_resource: ErrorCode,
+}
+
+const HOST_STATUS_NOT_SUPPORTED: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidDedicatedHostStatus.NotSupport",
+    "Operation denied due to dedicated host status.",
+);
+const HOST_TYPE_UNMATCHED: ErrorCode = ErrorCode::new(
+    400,
+    "DedicatedHostType.Unmatched",
+    "The specified DedicatedHostType doesn't match the instance type.",
+);
+const NO_ROOM_MESSAGE: &str = "There's no enough resource on the specified dedicated host.";
+
+/// RunInstances' rows; its error table names `LackResource` for a full host.
+pub const RUN_HOST_ROWS: HostPlacementRows = HostPlacementRows {
+    host_status: HOST_STATUS_NOT_SUPPORTED,
+    unmatched: HOST_TYPE_UNMATCHED,
+    lacks_resource: ErrorCode::new(400, "LackResource", NO_ROOM_MESSAGE),
+};
+/// CreateInstance's rows; its error table names `NoAvaliableDedicatedHost` (ECS's spelling)
+/// with the same message for a full host.
+pub const CREATE_HOST_ROWS: HostPlacementRows = HostPlacementRows {
+    host_status: HOST_STATUS_NOT_SUPPORTED,
+    unmatched: HOST_TYPE_UNMATCHED,
+    lacks_resource: ErrorCode::new(400, "NoAvaliableDedicatedHost", NO_ROOM_MESSAGE),
+};
+
+/// Whether `amount` instances of `instance_type` may go on `host`, and the socket each goes
+/// on: the host unlocked, its type carrying the family, and room for all of them (read in the
+/// same transaction that writes them, so two calls cannot both take the last room).
+pub(crate) fn place_on_host(
+    tx: &mut dyn StoreTx,
+    catalog: &ecs_domain::catalog::Catalog,
+    host: &ecs_domain::model::DedicatedHost,
+    instance_type: &ecs_domain::catalog::InstanceType,
+    amount: u32,
+    rows: &HostPlacementRows,
+) -> TxResult<Vec<u32>> {
+    if !host.locks.is_empty() || host.status != ecs_domain::model::HostStatus::Available {
+        return Err(rows.host_status.err().into());
+    }
+    // A host whose type a config has since removed carries nothing it could check.
+    let host_type = match catalog.host_type(&host.host_type) {
+        Some(t) if t.carries(instance_type) => t,
+        _ => return Err(rows.unmatched.err().into()),
+    };
+    let placed = crate::hosts::placed_on(tx, host)?;
+    let (mut capacity, _) = HostCapacity::with(host_type, &placed);
+    let demand = Demand {
+        vcpus: instance_type.cpu,
+        memory_mib: instance_type.memory_mib,
+    };
+    capacity
+        .place_all(demand, amount)
+        .ok_or_else(|| rows.lacks_resource.err().into())
+}
+
 /// The zone asked for (one of the region's), else the region's first.
 pub(crate) fn zone_in(
     service: &Service,
@@ -803,6 +870,7 @@ impl Service {
             vswitch_id: cmd.vswitch_id.clone(),
             dedicated_host_id: cmd.dedicated_host_id.clone(),
             stopped_charging: false,
+            host_socket: None,
             network: Default::default(),
             launch,
         };
@@ -815,17 +883,32 @@ impl Service {
             .map(|r| r.zones.clone())
             .unwrap_or_default();
         let account = caller.account_id;
+        let catalog = self.catalog.clone();
         self.write(caller, move |tx| {
             let mut template = template.clone();
-            // An instance on a dedicated host is in the host's zone.
+            // An instance on a dedicated host is in the host's zone, and on one of its sockets.
+            let mut sockets: Option<Vec<u32>> = None;
             if let Some(host) = &cmd.dedicated_host_id {
                 match tx.host(account, host)? {
                     Some(h) if h.region_id == cmd.region => {
                         if cmd.zone.is_none() {
-                            template.zone_id = h.zone_id;
+                            template.zone_id = h.zone_id.clone();
                         } else if template.zone_id != h.zone_id {
                             return Err(invalid_parameter("ZoneId").into());
                         }
+                        let rows = if cmd.stopped {
+                            &CREATE_HOST_ROWS
+                        } else {
+                            &RUN_HOST_ROWS
+                        };
+                        sockets = Some(place_on_host(
+                            tx,
+                            &catalog,
+                            &h,
+                            &instance_type,
+                            cmd.amount,
+                            rows,
+                        )?);
                     }
                     _ => return Err(RUN_HOST_NOT_FOUND.err().into()),
                 }
@@ -853,6 +936,7 @@ impl Service {
                 for k in 0..cmd.amount {
                     let mut instance = template.clone();
                     instance.id = new_resource_id("i");
+                    instance.host_socket = sockets.as_ref().map(|s| s[k as usize]);
                     let expand = |pattern: &str| {
                         ecs_domain::launch::expand_name(pattern, k, cmd.amount, cmd.unique_suffix)
                     };

@@ -1307,6 +1307,9 @@ async fn a_repeated_client_token_gets_the_first_answer_and_other_parameters_are_
 async fn run_instances_refusals_create_nothing() {
     let w = world();
     w.put_host(sample_host(w.account, "dh-a"));
+    let mut locked = sample_host(w.account, "dh-locked");
+    locked.locks = vec![LockReason::Financial];
+    w.put_host(locked);
     let before = w.state();
     let cases: Vec<(RunInstances, &str, u16)> = vec![
         (
@@ -1348,6 +1351,53 @@ async fn run_instances_refusals_create_nothing() {
                 ..run(1, None)
             },
             "InvalidParameter",
+            400,
+        ),
+        // dh-a is a ddh.g6: it carries ecs.g6 only, one socket holds 52 vCPUs.
+        (
+            RunInstances {
+                dedicated_host_id: Some("dh-a".into()),
+                ..run(1, None)
+            },
+            "DedicatedHostType.Unmatched",
+            400,
+        ),
+        (
+            RunInstances {
+                dedicated_host_id: Some("dh-a".into()),
+                instance_type: "ecs.g6.16xlarge".into(),
+                ..run(1, None)
+            },
+            instances::RUN_HOST_ROWS.lacks_resource.code,
+            400,
+        ),
+        // 3 x 32 vCPUs: one per socket fits, the third does not; none is created.
+        (
+            RunInstances {
+                dedicated_host_id: Some("dh-a".into()),
+                instance_type: "ecs.g6.8xlarge".into(),
+                ..run(3, None)
+            },
+            "LackResource",
+            400,
+        ),
+        (
+            RunInstances {
+                dedicated_host_id: Some("dh-a".into()),
+                instance_type: "ecs.g6.8xlarge".into(),
+                stopped: true,
+                ..run(3, None)
+            },
+            "NoAvaliableDedicatedHost",
+            400,
+        ),
+        (
+            RunInstances {
+                dedicated_host_id: Some("dh-locked".into()),
+                instance_type: "ecs.g6.large".into(),
+                ..run(1, None)
+            },
+            "InvalidDedicatedHostStatus.NotSupport",
             400,
         ),
         (
@@ -1424,11 +1474,20 @@ async fn run_instances_refusals_create_nothing() {
             &w.caller(),
             RunInstances {
                 dedicated_host_id: Some("dh-a".into()),
-                ..run(1, None)
+                instance_type: "ecs.g6.8xlarge".into(),
+                ..run(2, None)
             },
         )
         .await
         .unwrap();
+    // One on each socket: the first fills most of socket 0.
+    let sockets: Vec<Option<u32>> = placed
+        .instance_id_sets
+        .instance_id_set
+        .iter()
+        .map(|id| w.instance(id).unwrap().host_socket)
+        .collect();
+    assert_eq!(sockets, [Some(0), Some(1)]);
     let id = &placed.instance_id_sets.instance_id_set[0];
     let i = w.instance(id).unwrap();
     assert_eq!(
@@ -1656,8 +1715,11 @@ async fn listings_show_the_callers_resources_only_page_by_page() {
     let (host, on_it) = &hosts.items[0];
     assert_eq!(host.id, "dh-mine");
     assert_eq!(
-        on_it,
-        &vec![("i-placed".to_string(), "ecs.g7.large".to_string())]
+        on_it
+            .iter()
+            .map(|p| (p.id.as_str(), p.instance_type.as_str(), p.demand.vcpus))
+            .collect::<Vec<_>>(),
+        vec![("i-placed", "ecs.g7.large", 2)]
     );
 }
 

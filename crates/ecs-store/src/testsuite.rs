@@ -192,6 +192,7 @@ pub fn sample_instance(account_id: i64, id: &str) -> Instance {
         vswitch_id: "vsw-bp1".into(),
         dedicated_host_id: None,
         stopped_charging: false,
+        host_socket: None,
         network: Default::default(),
         launch: Default::default(),
     }

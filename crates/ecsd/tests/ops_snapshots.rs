@@ -765,6 +765,20 @@ async fn allocate_dedicated_hosts_creates_hosts_and_refuses_unknown_types() {
 #[tokio::test]
 async fn describe_dedicated_hosts_lists_hosts_with_their_instances() {
     each_format("DescribeDedicatedHosts", "ok", &[("RegionId", REGION)], 200).await;
+    // The socket-level capacity, the inventory and the machine's details, each asked for.
+    each_format(
+        "DescribeDedicatedHosts",
+        "details",
+        &[
+            ("RegionId", REGION),
+            ("DedicatedHostIds", r#"["dh-busy"]"#),
+            ("SocketDetails", "true"),
+            ("QueryInventory", "true"),
+            ("NeedHostDetail", "true"),
+        ],
+        200,
+    )
+    .await;
     each_format(
         "DescribeDedicatedHosts",
         "unknown-status",

@@ -93,7 +93,7 @@ pub async fn list(
             created: view::time(h.creation_time),
             expiry: h.subscription.map(|s| view::time(s.expired_time)),
             auto_release: h.auto_release_time.map(view::time),
-            instances: on_host.into_iter().map(|(id, _)| id).collect(),
+            instances: on_host.into_iter().map(|p| p.id).collect(),
             locked: h.locks.contains(&LockReason::Financial),
             name: h.name,
             id: h.id,

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::common::{object, optional_enum, region};
 use super::describe_instances::{make_token, paging, tag_filter};
-use super::views::host_view;
+use super::views::{host_view, HostDetails};
 use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
@@ -80,10 +80,16 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
     // No ecsd host is in a host cluster or a resource group: a value of these matches none.
     let possible =
         p.non_empty("DedicatedHostClusterId").is_none() && p.non_empty("ResourceGroupId").is_none();
-    // What the answer shows: ecsd always shows every detail it has, so these only need to be
-    // well formed. (`NeedHostDetail` is free text in the SDK models.)
-    p.bool("QueryInventory")?;
-    p.bool("SocketDetails")?;
+    // What the answer shows beyond the host, as the SDK models document the three:
+    // socket-level capacity, the inventory (how many more of each type fit), the machine's
+    // details. `NeedHostDetail` is free text in the SDK models; `true` (any case) asks.
+    let details = HostDetails {
+        sockets: p.bool("SocketDetails")?.unwrap_or(false),
+        inventory: p.bool("QueryInventory")?.unwrap_or(false),
+        host_detail: p
+            .non_empty("NeedHostDetail")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+    };
     let filter = HostFilter {
         account_id: ctx.caller.account_id,
         region_id: Some(region),
@@ -96,10 +102,11 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         fields,
     };
     let listing = ctx.service.list_hosts(&ctx.caller, filter, paging.page())?;
+    let catalog = ctx.service.catalog();
     let hosts: Vec<Value> = listing
         .items
         .iter()
-        .map(|(h, instances)| host_view(h, instances))
+        .map(|(h, placed)| host_view(h, placed, catalog, details))
         .collect();
     let (number, size) = paging.shown();
     Ok(object(json!({

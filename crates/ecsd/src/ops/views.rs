@@ -1,10 +1,12 @@
 //! How resources look in answers (DescribeInstances, DescribeDedicatedHosts).
 
-use ecs_domain::catalog::Image;
+use ecs_domain::capacity::{Demand, HostCapacity, Placed};
+use ecs_domain::catalog::{Catalog, HostType, Image, InstanceType};
 use ecs_domain::model::{
     post_paid_expired_time, ChargeType, DedicatedHost, Instance, InstanceStatus,
     DEFAULT_INTERNET_CHARGE_TYPE,
 };
+use ecs_domain::money::Money;
 use ecs_domain::time::{format_minute, format_minute_opt};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -432,7 +434,26 @@ fn family_of(instance_type: &str) -> &str {
     }
 }
 
-pub fn host_view(h: &DedicatedHost, instances: &[(String, String)]) -> Value {
+/// What DescribeDedicatedHosts was asked to show beyond the host itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostDetails {
+    /// `SocketDetails=true`: `Capacity.SocketCapacities`.
+    pub sockets: bool,
+    /// `QueryInventory=true`: `Capacity.AvailableInstanceTypes`, how many more of each type fit.
+    pub inventory: bool,
+    /// `NeedHostDetail=true`: `HostDetailInfo`.
+    pub host_detail: bool,
+}
+
+/// One host as DescribeDedicatedHosts shows it: its shape from the catalogue, and its capacity
+/// less what the instances on it use. A host whose type the catalogue no longer has shows a
+/// shape and capacity of zero.
+pub fn host_view(
+    h: &DedicatedHost,
+    placed: &[Placed],
+    catalog: &Catalog,
+    details: HostDetails,
+) -> Value {
     let expired = match &h.subscription {
         Some(sub) => sub.expired_time,
         None => post_paid_expired_time(),
@@ -442,38 +463,139 @@ pub fn host_view(h: &DedicatedHost, instances: &[(String, String)]) -> Value {
         .iter()
         .map(|l| json!({"LockReason": l.as_str()}))
         .collect();
-    let instances: Vec<Value> = instances
+    let host_type = catalog
+        .host_type(&h.host_type)
+        .cloned()
+        .unwrap_or_else(|| HostType::new(&h.host_type, Money::ZERO, 0, 0, 0, 0));
+    let (capacity, sockets) = HostCapacity::with(&host_type, placed);
+    let instances: Vec<Value> = placed
         .iter()
-        .map(|(id, ty)| json!({"InstanceId": id, "InstanceType": ty}))
+        .zip(&sockets)
+        .map(|(p, socket)| {
+            json!({
+                "InstanceId": p.id,
+                "InstanceType": p.instance_type,
+                "InstanceOwnerId": h.account_id,
+                "SocketId": socket.map(|s| s.to_string()).unwrap_or_default(),
+            })
+        })
         .collect();
-    json!({
+    let families = host_type.families();
+    // The catalogue's types of the families the host carries that fit on an empty socket.
+    let empty = HostCapacity::empty(&host_type);
+    let supported: Vec<&InstanceType> = catalog
+        .instance_types
+        .iter()
+        .filter(|t| host_type.carries(t) && empty.holds(demand_of(t)) > 0)
+        .collect();
+    let gib = |mib: u64| mib as f64 / 1024.0;
+    let mut cap = json!({
+        "TotalVcpus": capacity.total_vcpus(),
+        "AvailableVcpus": capacity.available_vcpus(),
+        "TotalMemory": gib(capacity.total_memory_mib()),
+        "AvailableMemory": gib(capacity.available_memory_mib()),
+        // No instance type in the catalogue has local disks: the host's are all free.
+        "TotalLocalStorage": host_type.local_storage_gib,
+        "AvailableLocalStorage": host_type.local_storage_gib,
+        "LocalStorageCategory": host_type.local_storage_category,
+        "TotalVgpus": host_type.vgpus,
+        "AvailableVgpus": host_type.vgpus,
+    });
+    if details.sockets {
+        let sockets: Vec<Value> = capacity
+            .sockets
+            .iter()
+            .map(|s| {
+                json!({
+                    "SocketId": s.id,
+                    "TotalVcpu": s.total_vcpus,
+                    "AvailableVcpu": s.available_vcpus(),
+                    "TotalMemory": gib(s.total_memory_mib),
+                    "AvailableMemory": gib(s.available_memory_mib()),
+                })
+            })
+            .collect();
+        cap["SocketCapacities"] = json!({ "SocketCapacity": sockets });
+    }
+    if details.inventory {
+        let available: Vec<Value> = supported
+            .iter()
+            .map(|t| (t, capacity.holds(demand_of(t))))
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, n)| json!({"InstanceType": t.id, "AvailableInstanceCapacity": n}))
+            .collect();
+        cap["AvailableInstanceTypes"] = json!({ "AvailableInstanceType": available });
+    }
+    let mut view = json!({
         "DedicatedHostId": h.id,
         "DedicatedHostName": h.name,
         "Description": h.description,
         "DedicatedHostType": h.host_type,
+        "DedicatedHostOwnerId": h.account_id,
         "RegionId": h.region_id,
         "ZoneId": h.zone_id,
+        // ECS documents no status for an expired host (Available, UnderAssessment,
+        // PermanentFailure, TempUnavailable, Redeploying are about the machine): the lock
+        // shows in OperationLocks, and the Status filter matches what is shown here.
         "Status": h.status.as_str(),
         "ChargeType": h.charge_type.as_str(),
         "SaleCycle": if h.charge_type == ChargeType::PrePaid { "Month" } else { "" },
         "CreationTime": format_minute(h.creation_time),
         "ExpiredTime": format_minute(expired),
         "AutoReleaseTime": format_minute_opt(h.auto_release_time),
+        "ResourceGroupId": "",
+        "MachineId": machine_id(&h.id),
+        // ECS's defaults: instances move to another machine during maintenance, and the host
+        // takes instances launched without a host id.
+        "ActionOnMaintenance": "Migrate",
+        "AutoPlacement": "on",
+        "NetworkAttributes": {"SlbUdpTimeout": 60, "UdpTimeout": 60},
+        "Sockets": host_type.sockets,
+        "Cores": host_type.cores,
+        "PhysicalGpus": host_type.physical_gpus,
+        "GPUSpec": host_type.gpu_spec,
+        "CpuOverCommitRatio": f64::from(host_type.cpu_over_commit_ratio),
+        "Capacity": cap,
         "OperationLocks": { "OperationLock": locks },
         "Instances": { "Instance": instances },
         "Tags": TagList::of(&h.tags),
         "SupportedInstanceTypeFamilies": {
-            "SupportedInstanceTypeFamily": supported_families(&h.host_type),
+            "SupportedInstanceTypeFamily": families,
         },
-    })
+        "SupportedInstanceTypesList": {
+            "SupportedInstanceTypesList": supported.iter().map(|t| &t.id).collect::<Vec<_>>(),
+        },
+        "SupportedCustomInstanceTypeFamilies": {
+            "SupportedCustomInstanceTypeFamily": Vec::<String>::new(),
+        },
+    });
+    if details.host_detail {
+        view["HostDetailInfo"] = json!({ "SerialNumber": host_serial_number(&h.id) });
+    }
+    view
 }
 
-/// A host type `ddh.X` carries instances of the family `ecs.X`, by Alibaba Cloud's naming.
-fn supported_families(host_type: &str) -> Vec<String> {
-    match host_type.strip_prefix("ddh.") {
-        Some(family) if !family.is_empty() => vec![format!("ecs.{family}")],
-        _ => Vec::new(),
+fn demand_of(t: &InstanceType) -> Demand {
+    Demand {
+        vcpus: t.cpu,
+        memory_mib: t.memory_mib,
     }
+}
+
+/// A stable stand-in for the physical machine's id: the same host always shows the same one.
+fn machine_id(host_id: &str) -> String {
+    format!("{:016x}", fnv1a(host_id.as_bytes()))
+}
+
+/// A stable stand-in for the machine's serial number (`HostDetailInfo.SerialNumber`).
+fn host_serial_number(host_id: &str) -> String {
+    format!("SN{:012X}", fnv1a(host_id.as_bytes()) >> 16)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
