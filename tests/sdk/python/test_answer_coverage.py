@@ -62,7 +62,8 @@ def present(answer, path: str) -> bool:
 
 def answers(sdk) -> dict[str, dict]:
     """One successful answer of every operation."""
-    host = allocate_hosts(sdk, DedicatedHostType="ddh.g7", DedicatedHostName="cov-host")[0]
+    host = allocate_hosts(sdk, DedicatedHostType="ddh.g7", DedicatedHostName="cov-host",
+                          Tag=[{"Key": "env", "Value": "cov"}])[0]
     on_host = run_instances(sdk, DedicatedHostId=host, InternetMaxBandwidthOut=5, KeyPairName="kp",
                             Tag=[{"Key": "env", "Value": "cov"}])[0]
     sub = run_prepaid(sdk)[0]
@@ -70,7 +71,7 @@ def answers(sdk) -> dict[str, dict]:
     out = {
         "DescribeRegions": sdk.call("DescribeRegions"),
         "DescribeInstances": sdk.call("DescribeInstances", RegionId=REGION, PageSize=100),
-        "DescribeDedicatedHosts": sdk.call("DescribeDedicatedHosts", RegionId=REGION),
+        "DescribeDedicatedHosts": hosts_in_detail(sdk),
         "DescribeInstanceAutoRenewAttribute": sdk.call("DescribeInstanceAutoRenewAttribute", RegionId=REGION,
                                                        InstanceId=sub),
         "ModifyInstanceAutoRenewAttribute": sdk.call("ModifyInstanceAutoRenewAttribute", RegionId=REGION,
@@ -91,6 +92,15 @@ def answers(sdk) -> dict[str, dict]:
     sdk.call("DeleteInstance", InstanceId=on_host, Force=True)
     out["ReleaseDedicatedHost"] = sdk.call("ReleaseDedicatedHost", RegionId=REGION, DedicatedHostId=host)
     return out
+
+
+def hosts_in_detail(sdk) -> dict:
+    """DescribeDedicatedHosts asked for everything it can show: socket capacity, inventory and
+    the machine's details (the classic request class has no setter for NeedHostDetail)."""
+    req = sdk.build("DescribeDedicatedHosts", {"RegionId": REGION, "SocketDetails": "true",
+                                               "QueryInventory": True})
+    req.add_query_param("NeedHostDetail", "true")
+    return json.loads(sdk.client.do_action_with_exception(req))
 
 
 def table(rows: dict[str, tuple[list[str], list[str]]]) -> str:
