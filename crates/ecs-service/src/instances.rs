@@ -765,8 +765,11 @@ impl Service {
         let zone_id = zone_in(self, &cmd.region, cmd.zone.as_deref())?;
         let now = self.now();
         let billed = billing(&cmd.billing, now, &RUN_BILLING_ROWS)?;
-        let launch =
+        crate::launch::check_deployment_set(&cmd.launch)?;
+        let mut launch =
             crate::launch::settle(&cmd.launch, cmd.billing.charge_type, cmd.settings.clone())?;
+        launch.credit_specification =
+            crate::launch::credit_specification(&cmd.launch, &instance_type)?;
         let disks = crate::launch::plan_disks(
             &cmd.launch,
             &image,

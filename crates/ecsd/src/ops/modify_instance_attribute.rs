@@ -5,6 +5,8 @@
 //! `UnsupportedParameter` rather than answered with a success that changed nothing.
 
 use ecs_domain::error::common::UNSUPPORTED_PARAMETER;
+use ecs_domain::names::{description_ok, renamed_instance_name_ok};
+use ecs_domain::{ApiError, ErrorCode};
 use ecs_service::instances::ModifyInstance;
 
 use super::common::{empty, optional_region, required};
@@ -14,6 +16,17 @@ pub const OP: Operation = Operation {
     name: "ModifyInstanceAttribute",
     run: |ctx| super::fields(run(ctx)),
 };
+
+const INVALID_INSTANCE_NAME: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidInstanceName.Malformed",
+    "The specified parameter \"InstanceName\" is not valid.",
+);
+const INVALID_DESCRIPTION: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidDescription.Malformed",
+    "The specified parameter \"Description\" is not valid.",
+);
 
 /// The attributes of ECS's ModifyInstanceAttribute that ecsd does not carry. List and struct
 /// parameters count under their own name and as a prefix (`SecurityGroupIds.1`,
@@ -52,9 +65,27 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         id: required(ctx, "InstanceId")?.to_string(),
         region: optional_region(ctx)?,
         deletion_protection: ctx.params.bool("DeletionProtection")?,
-        name: ctx.params.non_empty("InstanceName").map(str::to_string),
-        description: ctx.params.get("Description").map(str::to_string),
+        name: new_name(ctx)?,
+        description: new_description(ctx)?,
     };
     ctx.service.modify_instance(&ctx.caller, cmd).await?;
     Ok(empty())
+}
+
+/// The new `InstanceName`, by this operation's rule (it must also start with a letter); absent
+/// or empty leaves the name alone.
+fn new_name(ctx: &OpCtx) -> Result<Option<String>, ApiError> {
+    match ctx.params.non_empty("InstanceName") {
+        None => Ok(None),
+        Some(name) if renamed_instance_name_ok(name) => Ok(Some(name.to_string())),
+        Some(_) => Err(INVALID_INSTANCE_NAME.err()),
+    }
+}
+
+/// The new `Description`; sent empty, it clears the description.
+fn new_description(ctx: &OpCtx) -> Result<Option<String>, ApiError> {
+    match ctx.params.get("Description") {
+        Some(d) if !d.is_empty() && !description_ok(d) => Err(INVALID_DESCRIPTION.err()),
+        other => Ok(other.map(str::to_string)),
+    }
 }

@@ -75,11 +75,12 @@ pub struct InstanceView<'a> {
     internet_max_bandwidth_in: u32,
     internet_max_bandwidth_out: u32,
     metadata_options: MetadataOptions,
+    /// A burstable instance's performance mode; empty for the other types.
+    credit_specification: &'static str,
     // What ecsd has none of, shown empty as ECS shows it for an instance without: no HPC
-    // cluster, deployment set, burst credits or classic VLAN; never recyclable (no spot).
+    // cluster, deployment set or classic VLAN; never recyclable (no spot).
     hpc_cluster_id: &'static str,
     deployment_set_id: &'static str,
-    credit_specification: &'static str,
     vlan_id: &'static str,
     recyclable: bool,
     /// Every ecsd instance can have disks attached (the DescribeInstances filter agrees).
@@ -372,7 +373,10 @@ impl<'a> InstanceView<'a> {
             },
             hpc_cluster_id: "",
             deployment_set_id: "",
-            credit_specification: "",
+            credit_specification: i
+                .launch
+                .credit_specification
+                .map_or("", |mode| mode.as_str()),
             vlan_id: "",
             recyclable: false,
             device_available: true,
@@ -424,10 +428,11 @@ fn primary_interface(i: &Instance) -> Option<NetworkInterface<'_>> {
     })
 }
 
-/// `ecs.g7.large` belongs to `ecs.g7`.
+/// `ecs.g7.large` belongs to `ecs.g7`, `ecs.t6-c1m2.large` to `ecs.t6` (as the catalogue's
+/// `InstanceType::family` says).
 fn family_of(instance_type: &str) -> &str {
     match instance_type.rsplit_once('.') {
-        Some((family, _)) => family,
+        Some((family, _)) => family.split_once('-').map_or(family, |(base, _)| base),
         None => instance_type,
     }
 }
