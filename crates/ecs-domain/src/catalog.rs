@@ -55,19 +55,30 @@ impl InstanceType {
     /// `ecs.t6-c1m2.large` in `ecs.t6` (ECS names a burstable type's CPU-to-memory ratio after
     /// a hyphen). A config type without a size part is its own family.
     pub fn family(&self) -> &str {
-        match self.id.rsplit_once('.') {
-            Some((family, _)) if family.contains('.') => {
-                family.split_once('-').map_or(family, |(base, _)| base)
-            }
-            _ => &self.id,
-        }
+        family_of(&self.id)
     }
 
     /// Whether it is a burstable type (its family is one of [`BURSTABLE_FAMILIES`]), built in
     /// or added by a config.
     pub fn is_burstable(&self) -> bool {
-        BURSTABLE_FAMILIES.contains(&self.family())
+        is_burstable(&self.id)
     }
+}
+
+/// The family of the instance type named `id` (see [`InstanceType::family`]).
+pub fn family_of(id: &str) -> &str {
+    match id.rsplit_once('.') {
+        Some((family, _)) if family.contains('.') => {
+            family.split_once('-').map_or(family, |(base, _)| base)
+        }
+        _ => id,
+    }
+}
+
+/// Whether the instance type named `id` is burstable (see [`InstanceType::is_burstable`]);
+/// for an instance, whose type is kept by name.
+pub fn is_burstable(id: &str) -> bool {
+    BURSTABLE_FAMILIES.contains(&family_of(id))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -335,6 +335,8 @@ pub struct ModifyInstance {
     pub deletion_protection: Option<bool>,
     pub name: Option<String>,
     pub description: Option<String>,
+    /// The performance mode of a burstable instance.
+    pub credit_specification: Option<ecs_domain::model::CreditSpecification>,
 }
 
 #[derive(Debug, Clone)]
@@ -382,6 +384,14 @@ impl Service {
             }
             if let Some(d) = &cmd.description {
                 instance.description = d.clone();
+            }
+            if let Some(mode) = cmd.credit_specification {
+                if !ecs_domain::catalog::is_burstable(&instance.instance_type) {
+                    return Err(crate::launch::CREDIT_SPECIFICATION_NOT_SUPPORTED
+                        .err()
+                        .into());
+                }
+                instance.launch.credit_specification = Some(mode);
             }
             tx.put_instance(&instance)?;
             Ok(())

@@ -178,3 +178,20 @@ def test_a_refused_name_is_refused_before_any_instance_is_counted(sdk):
     expect_error(run, sdk, InstanceName="my web server", DryRun=True, code=BAD_NAME, status=400)
     expect_error(run, sdk, InstanceName="web-1", DryRun=True, code="DryRunOperation", status=400)
     assert listed(sdk) == []
+
+
+def test_modify_instance_attribute_switches_a_burstable_instances_mode_only(sdk):
+    [burstable] = run_instances(sdk, InstanceType="ecs.t6-c1m4.large")
+    sdk.call("ModifyInstanceAttribute", InstanceId=burstable, CreditSpecification="Unlimited")
+    assert attribute(sdk, burstable)["CreditSpecification"] == "Unlimited"
+    sdk.call("ModifyInstanceAttribute", InstanceId=burstable, CreditSpecification="Standard")
+    assert describe(sdk, burstable)["CreditSpecification"] == "Standard"
+    expect_error(sdk.call, "ModifyInstanceAttribute", InstanceId=burstable, CreditSpecification="Turbo",
+                 InstanceName="renamed", code="InvalidParameter", status=400)
+    [plain] = run_instances(sdk, InstanceName="plain")
+    expect_error(sdk.call, "ModifyInstanceAttribute", InstanceId=plain, CreditSpecification="Unlimited",
+                 InstanceName="renamed", code="InvalidParameter.CreditSpecification", status=400)
+    # Refused whole: the name in the same call is not changed either.
+    got = describe(sdk, plain)
+    assert (got["InstanceName"], got["CreditSpecification"]) == ("plain", ""), got
+    assert describe(sdk, burstable)["CreditSpecification"] == "Standard"

@@ -1,10 +1,12 @@
-//! ModifyInstanceAttribute: name, description and release protection of an instance.
+//! ModifyInstanceAttribute: name, description, release protection and (for a burstable
+//! instance) the performance mode of an instance.
 //!
 //! ECS takes more attributes here (a password, a host name, user data, security groups, CPU
 //! options, ...). ecsd keeps none of them, so a call that sets one is refused with
 //! `UnsupportedParameter` rather than answered with a success that changed nothing.
 
-use ecs_domain::error::common::UNSUPPORTED_PARAMETER;
+use ecs_domain::error::common::{invalid_parameter, UNSUPPORTED_PARAMETER};
+use ecs_domain::model::CreditSpecification;
 use ecs_domain::names::{description_ok, renamed_instance_name_ok};
 use ecs_domain::{ApiError, ErrorCode};
 use ecs_service::instances::ModifyInstance;
@@ -36,7 +38,6 @@ const UNSUPPORTED: &[&str] = &[
     "HostName",
     "UserData",
     "Recyclable",
-    "CreditSpecification",
     "NetworkInterfaceQueueNumber",
     "EnableJumboFrame",
     "EnableNetworkEncryption",
@@ -67,6 +68,14 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         deletion_protection: ctx.params.bool("DeletionProtection")?,
         name: new_name(ctx)?,
         description: new_description(ctx)?,
+        credit_specification: match ctx.params.non_empty("CreditSpecification") {
+            None => None,
+            // A mode ECS does not have: InvalidParameter naming it (no row of its own).
+            Some(raw) => Some(
+                CreditSpecification::parse(raw)
+                    .ok_or_else(|| invalid_parameter("CreditSpecification"))?,
+            ),
+        },
     };
     ctx.service.modify_instance(&ctx.caller, cmd).await?;
     Ok(empty())

@@ -289,7 +289,7 @@ impl<'a> InstanceView<'a> {
                 _ => DEFAULT_INTERNET_CHARGE_TYPE,
             },
             instance_type: &i.instance_type,
-            instance_type_family: family_of(&i.instance_type),
+            instance_type_family: ecs_domain::catalog::family_of(&i.instance_type),
             cpu: i.cpu,
             memory: i.memory_mib,
             image_id: &i.image_id,
@@ -426,15 +426,6 @@ fn primary_interface(i: &Instance) -> Option<NetworkInterface<'_>> {
                 .collect(),
         },
     })
-}
-
-/// `ecs.g7.large` belongs to `ecs.g7`, `ecs.t6-c1m2.large` to `ecs.t6` (as the catalogue's
-/// `InstanceType::family` says).
-fn family_of(instance_type: &str) -> &str {
-    match instance_type.rsplit_once('.') {
-        Some((family, _)) => family.split_once('-').map_or(family, |(base, _)| base),
-        None => instance_type,
-    }
 }
 
 pub fn host_view(h: &DedicatedHost, instances: &[(String, String)]) -> Value {
