@@ -1,7 +1,6 @@
 //! CreateInstance: the older single-instance create. The instance is `Stopped` until
 //! StartInstance; from then on it goes through the same lifecycle as one RunInstances made.
 
-use ecs_domain::ErrorCode;
 use serde_json::json;
 
 use super::common::object;
@@ -13,17 +12,10 @@ pub const OP: Operation = Operation {
     run: |ctx| super::fields(run(ctx)),
 };
 
-const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
-    400,
-    "InvalidInstanceChargeType.NotFound",
-    "The InstanceChargeType does not exist in our records",
-);
-
 /// One instance with one security group, left `Stopped`.
 const FORM: CreateForm = CreateForm {
     several: false,
     stopped: true,
-    invalid_charge_type: INVALID_CHARGE_TYPE,
 };
 
 async fn run(ctx: &OpCtx<'_>) -> OpResult {

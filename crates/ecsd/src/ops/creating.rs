@@ -20,6 +20,12 @@ use super::common::{
 };
 use super::OpCtx;
 
+/// Both operations' row for an unknown `InstanceChargeType`.
+const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidInstanceChargeType.NotFound",
+    "The InstanceChargeType does not exist in our records",
+);
 pub const INVALID_INSTANCE_NAME: ErrorCode = ErrorCode::new(
     400,
     "InvalidInstanceName.Malformed",
@@ -79,8 +85,6 @@ pub struct CreateForm {
     pub several: bool,
     /// CreateInstance: `Stopped` until StartInstance (RunInstances' are Running).
     pub stopped: bool,
-    /// The operation's row for an unknown `InstanceChargeType`.
-    pub invalid_charge_type: ErrorCode,
 }
 
 /// The creating call as the service's command.
@@ -111,7 +115,7 @@ pub fn create_command(ctx: &OpCtx, form: &CreateForm) -> Result<RunInstances, Ap
         billing: billing(
             ctx,
             "InstanceChargeType",
-            form.invalid_charge_type,
+            INVALID_CHARGE_TYPE,
             RUN_MALFORMED_RELEASE_TIME,
         )?,
         deletion_protection: flag(ctx, "DeletionProtection")?,
@@ -256,6 +260,18 @@ fn launch_settings(
     })
 }
 
+/// `CreditSpecification`, the performance mode of a burstable instance (also
+/// ModifyInstanceAttribute's). A mode ECS does not have is `InvalidParameter` naming it: ECS
+/// documents no row of its own for it (unconfirmed).
+pub fn credit_specification(ctx: &OpCtx) -> Result<Option<CreditSpecification>, ApiError> {
+    ctx.params
+        .non_empty("CreditSpecification")
+        .map(|raw| {
+            CreditSpecification::parse(raw).ok_or_else(|| invalid_parameter("CreditSpecification"))
+        })
+        .transpose()
+}
+
 /// `UserData` (base64, at most 32 KiB decoded), the spot parameters `SpotStrategy`,
 /// `SpotPriceLimit`, `SpotDuration`, the disks, `CreditSpecification` and the deployment set,
 /// read as sent; the service applies the rules that need the catalogue or the account.
@@ -279,14 +295,6 @@ fn launch_request(ctx: &OpCtx) -> Result<LaunchRequest, ApiError> {
         INVALID_SPOT_STRATEGY,
     )?
     .unwrap_or_default();
-    // A mode ECS does not have is InvalidParameter naming it (no row of its own documented).
-    let credit_specification = match ctx.params.non_empty("CreditSpecification") {
-        None => None,
-        Some(raw) => Some(
-            CreditSpecification::parse(raw)
-                .ok_or_else(|| invalid_parameter("CreditSpecification"))?,
-        ),
-    };
     let text = |fields: &std::collections::BTreeMap<&str, &str>, name: &str| {
         fields.get(name).copied().unwrap_or_default().to_string()
     };
@@ -346,7 +354,7 @@ fn launch_request(ctx: &OpCtx) -> Result<LaunchRequest, ApiError> {
         spot_duration: ctx.params.int("SpotDuration")?,
         system_disk,
         data_disks,
-        credit_specification,
+        credit_specification: credit_specification(ctx)?,
         deployment_set_id: ctx.params.non_empty("DeploymentSetId").map(str::to_string),
         deployment_set_group_no: ctx.params.int("DeploymentSetGroupNo")?,
     })

@@ -5,30 +5,20 @@
 //! options, ...). ecsd keeps none of them, so a call that sets one is refused with
 //! `UnsupportedParameter` rather than answered with a success that changed nothing.
 
-use ecs_domain::error::common::{invalid_parameter, UNSUPPORTED_PARAMETER};
-use ecs_domain::model::CreditSpecification;
+use ecs_domain::error::common::UNSUPPORTED_PARAMETER;
 use ecs_domain::names::{description_ok, renamed_instance_name_ok};
-use ecs_domain::{ApiError, ErrorCode};
+use ecs_domain::ApiError;
 use ecs_service::instances::ModifyInstance;
 
 use super::common::{empty, optional_region, required};
+// ECS's ModifyInstanceAttribute table repeats the creating calls' rows for these two.
+use super::creating::{credit_specification, INVALID_DESCRIPTION, INVALID_INSTANCE_NAME};
 use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
     name: "ModifyInstanceAttribute",
     run: |ctx| super::fields(run(ctx)),
 };
-
-const INVALID_INSTANCE_NAME: ErrorCode = ErrorCode::new(
-    400,
-    "InvalidInstanceName.Malformed",
-    "The specified parameter \"InstanceName\" is not valid.",
-);
-const INVALID_DESCRIPTION: ErrorCode = ErrorCode::new(
-    400,
-    "InvalidDescription.Malformed",
-    "The specified parameter \"Description\" is not valid.",
-);
 
 /// The attributes of ECS's ModifyInstanceAttribute that ecsd does not carry. List and struct
 /// parameters count under their own name and as a prefix (`SecurityGroupIds.1`,
@@ -68,14 +58,7 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         deletion_protection: ctx.params.bool("DeletionProtection")?,
         name: new_name(ctx)?,
         description: new_description(ctx)?,
-        credit_specification: match ctx.params.non_empty("CreditSpecification") {
-            None => None,
-            // A mode ECS does not have: InvalidParameter naming it (no row of its own).
-            Some(raw) => Some(
-                CreditSpecification::parse(raw)
-                    .ok_or_else(|| invalid_parameter("CreditSpecification"))?,
-            ),
-        },
+        credit_specification: credit_specification(ctx)?,
     };
     ctx.service.modify_instance(&ctx.caller, cmd).await?;
     Ok(empty())

@@ -1,8 +1,6 @@
 //! RunInstances: create and start pay-as-you-go or subscription instances. They are Running
 //! when the call answers.
 
-use ecs_domain::ErrorCode;
-
 use super::common::fields_of;
 use super::creating::{create_command, CreateForm};
 use super::{OpCtx, OpResult, Operation};
@@ -12,18 +10,11 @@ pub const OP: Operation = Operation {
     run: |ctx| super::fields(run(ctx)),
 };
 
-const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
-    400,
-    "InvalidInstanceChargeType.NotFound",
-    "The InstanceChargeType does not exist in our records",
-);
-
 /// Up to 100 instances (`Amount`), numbered names (`UniqueSuffix`, `[begin,bits]`), several
 /// security groups (`SecurityGroupIds.N`); started at once.
 const FORM: CreateForm = CreateForm {
     several: true,
     stopped: false,
-    invalid_charge_type: INVALID_CHARGE_TYPE,
 };
 
 async fn run(ctx: &OpCtx<'_>) -> OpResult {
