@@ -195,3 +195,10 @@ def test_modify_instance_attribute_switches_a_burstable_instances_mode_only(sdk)
     got = describe(sdk, plain)
     assert (got["InstanceName"], got["CreditSpecification"]) == ("plain", ""), got
     assert describe(sdk, burstable)["CreditSpecification"] == "Standard"
+
+
+def test_describe_instances_filters_by_the_family_it_shows(sdk):
+    [t6] = run_instances(sdk, InstanceType="ecs.t6-c1m2.large")
+    run_instances(sdk)
+    got = instances_of(sdk.call("DescribeInstances", RegionId=REGION, InstanceTypeFamily="ecs.t6"))
+    assert [(i["InstanceId"], i["InstanceTypeFamily"]) for i in got] == [(t6, "ecs.t6")], got
