@@ -310,26 +310,6 @@ impl Catalog {
                 });
             }
         }
-        // The burstable t6 family: two vCPUs (four or eight for the largest) and from half a
-        // GiB to 32 GiB of memory, priced below the enterprise families.
-        let burstable: [(&str, u32, u32, &str); 7] = [
-            // type, vCPUs, MiB, price per month
-            ("ecs.t6-c4m1.large", 2, 512, "9"),
-            ("ecs.t6-c2m1.large", 2, 1024, "14"),
-            ("ecs.t6-c1m1.large", 2, 2048, "24"),
-            ("ecs.t6-c1m2.large", 2, 4096, "38"),
-            ("ecs.t6-c1m4.large", 2, 8192, "60"),
-            ("ecs.t6-c1m4.xlarge", 4, 16384, "120"),
-            ("ecs.t6-c1m4.2xlarge", 8, 32768, "240"),
-        ];
-        for (id, cpu, memory_mib, price) in burstable {
-            instance_types.push(InstanceType {
-                id: id.into(),
-                cpu,
-                memory_mib,
-                monthly_price: price.parse().expect("built-in prices are decimals"),
-            });
-        }
         let host = |id: &str, price: &str| HostType {
             id: id.into(),
             monthly_price: price.parse().expect("built-in prices are decimals"),
@@ -415,6 +395,26 @@ impl Catalog {
                 40,
             ),
         ];
+        // The burstable t6 family: two vCPUs (four or eight for the largest) and from half a
+        // GiB to 32 GiB of memory, priced below the enterprise families.
+        let burstable: [(&str, u32, u32, &str); 7] = [
+            // type, vCPUs, MiB, price per month
+            ("ecs.t6-c4m1.large", 2, 512, "9"),
+            ("ecs.t6-c2m1.large", 2, 1024, "14"),
+            ("ecs.t6-c1m1.large", 2, 2048, "24"),
+            ("ecs.t6-c1m2.large", 2, 4096, "38"),
+            ("ecs.t6-c1m4.large", 2, 8192, "60"),
+            ("ecs.t6-c1m4.xlarge", 4, 16384, "120"),
+            ("ecs.t6-c1m4.2xlarge", 8, 32768, "240"),
+        ];
+        for (id, cpu, memory_mib, price) in burstable {
+            instance_types.push(InstanceType {
+                id: id.into(),
+                cpu,
+                memory_mib,
+                monthly_price: price.parse().expect("built-in prices are decimals"),
+            });
+        }
         Catalog {
             regions,
             instance_types,
