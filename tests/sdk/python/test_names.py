@@ -51,6 +51,11 @@ def run(sdk, **params):
     ({"InstanceName": "n" * 124 + "[,6]", "Amount": 2}, BAD_NAME, 400),
     # Fits as sent; UniqueSuffix's three digits would not.
     ({"InstanceName": "n" * 126, "Amount": 2, "UniqueSuffix": True}, "InvalidParams.InstanceNameExceed", 403),
+    # The same for a host name (64 characters at most on Linux, 15 on Windows).
+    ({"HostName": "h" * 62, "Amount": 2, "UniqueSuffix": True}, "InvalidParams.HostnameExceed", 403),
+    ({"HostName": "win-" + "h" * 9, "Amount": 2, "UniqueSuffix": True,
+      "ImageId": "win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd"}, "InvalidParams.HostnameExceed", 403),
+    ({"HostName": "h" * 65, "Amount": 2, "UniqueSuffix": True}, "InvalidHostName.Malformed", 400),
     ({"Description": "https://example.com/web"}, BAD_DESCRIPTION, 400),
     ({"Description": "x"}, BAD_DESCRIPTION, 400),
     ({"Description": "d" * 257}, BAD_DESCRIPTION, 400),
@@ -66,7 +71,8 @@ def test_run_instances_takes_unicode_names_placeholders_and_the_longest_names(sd
     assert (got["InstanceName"], got["Description"]) == ("测试实例-1", "my web server, see http://x"), got
     ids = run_instances(sdk, amount=2, InstanceName="web-[1,4]:eu")
     assert sorted(describe(sdk, i)["InstanceName"] for i in ids) == ["web-0001:eu", "web-0002:eu"]
-    ids = run_instances(sdk, amount=2, InstanceName="n" * 125, UniqueSuffix=True)
+    ids = run_instances(sdk, amount=2, InstanceName="n" * 125, UniqueSuffix=True, HostName="h" * 61)
+    assert sorted(describe(sdk, i)["HostName"] for i in ids) == ["h" * 61 + "001", "h" * 61 + "002"]
     assert sorted(describe(sdk, i)["InstanceName"] for i in ids) == ["n" * 125 + "001", "n" * 125 + "002"]
     [iid] = run_instances(sdk, InstanceName="n" * 128)
     assert describe(sdk, iid)["InstanceName"] == "n" * 128

@@ -47,6 +47,12 @@ const INVALID_HOST_NAME: ErrorCode = ErrorCode::new(
     "InvalidHostName.Malformed",
     "The specified parameter \"HostName\" is not valid.",
 );
+/// RunInstances' row for a host name that fits only until `UniqueSuffix` adds its three digits.
+const HOST_NAME_NO_ROOM_FOR_SUFFIX: ErrorCode = ErrorCode::new(
+    403,
+    "InvalidParams.HostnameExceed",
+    "The uniqueSuffix takes three naming places, please shorten your Hostname.",
+);
 const INVALID_PASSWORD: ErrorCode = ErrorCode::new(
     400,
     "InvalidPassword.Malformed",
@@ -220,6 +226,11 @@ fn launch_settings(
     };
     let all_ok = rule(&expanded(0)) && rule(&expanded(amount - 1));
     if !host_name.is_empty() && !all_ok {
+        // Names that pass without the suffix fail for its three digits alone: their length.
+        let unsuffixed = |k| expand_name(host_name, k, amount, false);
+        if unique_suffix && rule(&unsuffixed(0)) && rule(&unsuffixed(amount - 1)) {
+            return Err(HOST_NAME_NO_ROOM_FOR_SUFFIX.err());
+        }
         return Err(INVALID_HOST_NAME.err());
     }
     if let Some(password) = p.non_empty("Password") {
