@@ -5,6 +5,8 @@ use ecs_domain::{ApiError, ErrorCode};
 use ecs_service::hosts::{AllocateHosts, ALLOCATE_MALFORMED_RELEASE_TIME};
 
 use super::common::{billing, count, dry_run, fields_of, idempotency, region, required, zone};
+// ECS's AllocateDedicatedHosts table repeats the creating calls' row for descriptions.
+use super::creating::INVALID_DESCRIPTION;
 use super::{OpCtx, OpResult, Operation};
 
 pub const OP: Operation = Operation {
@@ -18,15 +20,12 @@ const INVALID_CHARGE_TYPE: ErrorCode = ErrorCode::new(
     "The specified ChargeType is not valid.",
 );
 
+/// 404, as ECS's current AllocateDedicatedHosts table has it (older versions of the table,
+/// and ModifyDedicatedHostAttribute's, say 400 for the same code and message).
 const INVALID_HOST_NAME: ErrorCode = ErrorCode::new(
-    400,
+    404,
     "InvalidDedicatedHostName.Malformed",
     "The specified parameter DedicatedHostName is not valid.",
-);
-const INVALID_DESCRIPTION: ErrorCode = ErrorCode::new(
-    400,
-    "InvalidDescription.Malformed",
-    "The specified parameter Description is not valid.",
 );
 
 /// A parameter checked by `rule` when sent; empty when not.
