@@ -42,6 +42,16 @@ pub const INVALID_DESCRIPTION: ErrorCode = ErrorCode::new(
     "InvalidDescription.Malformed",
     "The specified parameter \"Description\" is not valid.",
 );
+const INVALID_DISK_NAME: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidDiskName.Malformed",
+    "The specified parameter \"SystemDisk.DiskName or DataDisk.n.DiskName\" is not valid.",
+);
+const INVALID_DISK_DESCRIPTION: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidDiskDescription.Malformed",
+    "The specified parameter \"SystemDisk.DiskDescription\" or \"DataDisk.n.Description\" is not valid.",
+);
 const INVALID_HOST_NAME: ErrorCode = ErrorCode::new(
     400,
     "InvalidHostName.Malformed",
@@ -306,25 +316,22 @@ fn launch_request(ctx: &OpCtx) -> Result<LaunchRequest, ApiError> {
         INVALID_SPOT_STRATEGY,
     )?
     .unwrap_or_default();
-    let text = |fields: &std::collections::BTreeMap<&str, &str>, name: &str| {
-        fields.get(name).copied().unwrap_or_default().to_string()
+    // Disk names and descriptions by the same rules as the instance's own.
+    let checked = |value: Option<&str>, rule: fn(&str) -> bool, bad: ErrorCode| match value {
+        None | Some("") => Ok(String::new()),
+        Some(v) if rule(v) => Ok(v.to_string()),
+        Some(_) => Err(bad.err()),
     };
+    let disk_name = |value| checked(value, name_ok, INVALID_DISK_NAME);
+    let disk_description = |value| checked(value, description_ok, INVALID_DISK_DESCRIPTION);
     let system_disk = DiskRequest {
         category: ctx
             .params
             .non_empty("SystemDisk.Category")
             .map(str::to_string),
         size: ctx.params.int("SystemDisk.Size")?,
-        name: ctx
-            .params
-            .get("SystemDisk.DiskName")
-            .unwrap_or_default()
-            .to_string(),
-        description: ctx
-            .params
-            .get("SystemDisk.Description")
-            .unwrap_or_default()
-            .to_string(),
+        name: disk_name(ctx.params.get("SystemDisk.DiskName"))?,
+        description: disk_description(ctx.params.get("SystemDisk.Description"))?,
         delete_with_instance: None,
     };
     let mut data_disks = Vec::new();
@@ -353,8 +360,8 @@ fn launch_request(ctx: &OpCtx) -> Result<LaunchRequest, ApiError> {
                 .filter(|c| !c.is_empty())
                 .map(|c| c.to_string()),
             size,
-            name: text(&fields, "DiskName"),
-            description: text(&fields, "Description"),
+            name: disk_name(fields.get("DiskName").copied())?,
+            description: disk_description(fields.get("Description").copied())?,
             delete_with_instance,
         });
     }
