@@ -178,15 +178,39 @@ impl Image {
     }
 }
 
+/// The burstable families (t5, t6): instances of their types earn and spend CPU credits, and
+/// only they take a `CreditSpecification`.
+pub const BURSTABLE_FAMILIES: &[&str] = &["ecs.t5", "ecs.t6"];
+
 impl InstanceType {
-    /// The family an instance type belongs to: `ecs.g7.large` is in `ecs.g7`. A config type
-    /// without a size part is its own family.
+    /// The family an instance type belongs to: `ecs.g7.large` is in `ecs.g7`, and
+    /// `ecs.t6-c1m2.large` in `ecs.t6` (ECS names a burstable type's CPU-to-memory ratio after
+    /// a hyphen). A config type without a size part is its own family.
     pub fn family(&self) -> &str {
-        match self.id.rsplit_once('.') {
-            Some((family, _)) if family.contains('.') => family,
-            _ => &self.id,
-        }
+        family_of(&self.id)
     }
+
+    /// Whether it is a burstable type (its family is one of [`BURSTABLE_FAMILIES`]), built in
+    /// or added by a config.
+    pub fn is_burstable(&self) -> bool {
+        is_burstable(&self.id)
+    }
+}
+
+/// The family of the instance type named `id` (see [`InstanceType::family`]).
+pub fn family_of(id: &str) -> &str {
+    match id.rsplit_once('.') {
+        Some((family, _)) if family.contains('.') => {
+            family.split_once('-').map_or(family, |(base, _)| base)
+        }
+        _ => id,
+    }
+}
+
+/// Whether the instance type named `id` is burstable (see [`InstanceType::is_burstable`]);
+/// for an instance, whose type is kept by name.
+pub fn is_burstable(id: &str) -> bool {
+    BURSTABLE_FAMILIES.contains(&family_of(id))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -511,6 +535,26 @@ impl Catalog {
                 40,
             ),
         ];
+        // The burstable t6 family: two vCPUs (four or eight for the largest) and from half a
+        // GiB to 32 GiB of memory, priced below the enterprise families.
+        let burstable: [(&str, u32, u32, &str); 7] = [
+            // type, vCPUs, MiB, price per month
+            ("ecs.t6-c4m1.large", 2, 512, "9"),
+            ("ecs.t6-c2m1.large", 2, 1024, "14"),
+            ("ecs.t6-c1m1.large", 2, 2048, "24"),
+            ("ecs.t6-c1m2.large", 2, 4096, "38"),
+            ("ecs.t6-c1m4.large", 2, 8192, "60"),
+            ("ecs.t6-c1m4.xlarge", 4, 16384, "120"),
+            ("ecs.t6-c1m4.2xlarge", 8, 32768, "240"),
+        ];
+        for (id, cpu, memory_mib, price) in burstable {
+            instance_types.push(InstanceType {
+                id: id.into(),
+                cpu,
+                memory_mib,
+                monthly_price: price.parse().expect("built-in prices are decimals"),
+            });
+        }
         Catalog {
             regions,
             instance_types,
@@ -595,6 +639,10 @@ mod tests {
             c.instance_type("ecs.r6.16xlarge").unwrap().family(),
             "ecs.r6"
         );
+        let t6 = c.instance_type("ecs.t6-c1m2.large").unwrap();
+        assert_eq!((t6.family(), t6.cpu, t6.memory_mib), ("ecs.t6", 2, 4096));
+        assert!(t6.is_burstable());
+        assert!(!c.instance_type("ecs.g7.large").unwrap().is_burstable());
         let lone = InstanceType {
             id: "tiny".into(),
             cpu: 1,

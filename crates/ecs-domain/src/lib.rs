@@ -10,6 +10,7 @@ pub mod launch;
 pub mod lifecycle;
 pub mod model;
 pub mod money;
+pub mod names;
 pub mod rules;
 pub mod spot;
 pub mod time;

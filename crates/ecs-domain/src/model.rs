@@ -71,6 +71,12 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// The performance mode of a burstable instance (`CreditSpecification`): held to its
+    /// baseline when out of CPU credits, or bursting on and paying for the surplus.
+    CreditSpecification { Standard = "Standard", Unlimited = "Unlimited" }
+);
+
+wire_enum!(
     /// Dedicated host states.
     HostStatus {
         Available = "Available",
@@ -212,6 +218,10 @@ pub struct LaunchSettings {
     /// Set when the spot instance was interrupted: it is released at this time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interruption_release_time: Option<DateTime<Utc>>,
+    /// The performance mode of a burstable instance; `None` for the other types, which have
+    /// none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credit_specification: Option<CreditSpecification>,
 }
 
 impl LaunchSettings {

@@ -336,6 +336,8 @@ pub struct ModifyInstance {
     pub deletion_protection: Option<bool>,
     pub name: Option<String>,
     pub description: Option<String>,
+    /// The performance mode of a burstable instance.
+    pub credit_specification: Option<ecs_domain::model::CreditSpecification>,
 }
 
 #[derive(Debug, Clone)]
@@ -383,6 +385,14 @@ impl Service {
             }
             if let Some(d) = &cmd.description {
                 instance.description = d.clone();
+            }
+            if let Some(mode) = cmd.credit_specification {
+                if !ecs_domain::catalog::is_burstable(&instance.instance_type) {
+                    return Err(crate::launch::CREDIT_SPECIFICATION_NOT_SUPPORTED
+                        .err()
+                        .into());
+                }
+                instance.launch.credit_specification = Some(mode);
             }
             tx.put_instance(&instance)?;
             Ok(())
@@ -832,8 +842,11 @@ impl Service {
         let zone_id = zone_in(self, &cmd.region, cmd.zone.as_deref())?;
         let now = self.now();
         let billed = billing(&cmd.billing, now, &RUN_BILLING_ROWS)?;
-        let launch =
+        crate::launch::check_deployment_set(&cmd.launch)?;
+        let mut launch =
             crate::launch::settle(&cmd.launch, cmd.billing.charge_type, cmd.settings.clone())?;
+        launch.credit_specification =
+            crate::launch::credit_specification(&cmd.launch, &instance_type)?;
         let disks = crate::launch::plan_disks(
             &cmd.launch,
             &image,

@@ -2,9 +2,10 @@
 //! spot settings. The rows are ECS's for those parameters.
 
 use chrono::{DateTime, Utc};
-use ecs_domain::catalog::Image;
+use ecs_domain::catalog::{Image, InstanceType};
 use ecs_domain::disk::{device_name, Disk, CATEGORIES, MAX_DATA_DISKS};
-use ecs_domain::model::{ChargeType, LaunchSettings, SpotStrategy};
+use ecs_domain::error::common::invalid_parameter;
+use ecs_domain::model::{ChargeType, CreditSpecification, LaunchSettings, SpotStrategy};
 use ecs_domain::{ApiError, ErrorCode};
 
 /// The launch parameters as sent (user data already checked as base64 by the door).
@@ -18,6 +19,11 @@ pub struct LaunchRequest {
     pub system_disk: DiskRequest,
     /// `DataDisk.N.*`, in order of N.
     pub data_disks: Vec<DiskRequest>,
+    /// `CreditSpecification`: the performance mode asked for a burstable type.
+    pub credit_specification: Option<CreditSpecification>,
+    /// `DeploymentSetId` and `DeploymentSetGroupNo`, as sent.
+    pub deployment_set_id: Option<String>,
+    pub deployment_set_group_no: Option<i64>,
 }
 
 /// One disk as asked for (`SystemDisk.*` or `DataDisk.N.*`).
@@ -223,6 +229,54 @@ pub(crate) fn settle(
     })
 }
 
+/// A `DeploymentSetId` that is not one of the caller's deployment sets (ECS's row in the
+/// RunInstances and CreateInstance tables).
+pub const DEPLOYMENT_SET_NOT_FOUND: ErrorCode = ErrorCode::new(
+    404,
+    "DeploymentSet.NotFound",
+    "The specified deployment set does not exist.",
+);
+/// A `CreditSpecification` for a type that is not burstable. The code and message are ECS's
+/// documented row for a performance mode that cannot be had where it was asked for; that ECS
+/// answers a non-burstable type with it is unconfirmed (its documents name no other row).
+pub const CREDIT_SPECIFICATION_NOT_SUPPORTED: ErrorCode = ErrorCode::new(
+    400,
+    "InvalidParameter.CreditSpecification",
+    "The specified CreditSpecification is not supported in this region.",
+);
+/// Where the instances are placed beyond their zone and host: ecsd keeps no deployment sets,
+/// so every `DeploymentSetId` names one that does not exist, and a `DeploymentSetGroupNo`
+/// (which numbers a group, 1 to 7, inside an availability-group set) has no set to be in,
+/// whatever its value. The latter answers the plain `InvalidParameter` naming it: ECS
+/// documents no row of its own for a group number without a set (unconfirmed).
+pub(crate) fn check_deployment_set(req: &LaunchRequest) -> Result<(), ApiError> {
+    if req
+        .deployment_set_id
+        .as_deref()
+        .is_some_and(|id| !id.is_empty())
+    {
+        return Err(DEPLOYMENT_SET_NOT_FOUND.err());
+    }
+    if req.deployment_set_group_no.is_some() {
+        return Err(invalid_parameter("DeploymentSetGroupNo"));
+    }
+    Ok(())
+}
+
+/// The performance mode the instances keep: the one asked for, for a burstable type only;
+/// `Standard` (ECS's default mode) for a burstable type when none is asked for; none for the
+/// other types.
+pub(crate) fn credit_specification(
+    req: &LaunchRequest,
+    instance_type: &InstanceType,
+) -> Result<Option<CreditSpecification>, ApiError> {
+    match (instance_type.is_burstable(), req.credit_specification) {
+        (true, asked) => Ok(Some(asked.unwrap_or(CreditSpecification::Standard))),
+        (false, None) => Ok(None),
+        (false, Some(_)) => Err(CREDIT_SPECIFICATION_NOT_SUPPORTED.err()),
+    }
+}
+
 /// A positive decimal with at most 3 places (ECS's precision for spot prices).
 fn price_limit_ok(raw: &str) -> bool {
     let (whole, frac) = raw.split_once('.').unwrap_or((raw, ""));
@@ -248,6 +302,48 @@ mod tests {
             spot_duration: duration,
             ..LaunchRequest::default()
         }
+    }
+
+    #[test]
+    fn deployment_sets_and_credit_modes() {
+        let catalog = ecs_domain::catalog::Catalog::builtin();
+        let t6 = catalog.instance_type("ecs.t6-c1m1.large").unwrap();
+        let g7 = catalog.instance_type("ecs.g7.large").unwrap();
+        let asking = |mode| LaunchRequest {
+            credit_specification: mode,
+            ..LaunchRequest::default()
+        };
+        use CreditSpecification::*;
+        assert_eq!(credit_specification(&asking(None), t6), Ok(Some(Standard)));
+        assert_eq!(
+            credit_specification(&asking(Some(Unlimited)), t6),
+            Ok(Some(Unlimited))
+        );
+        assert_eq!(credit_specification(&asking(None), g7), Ok(None));
+        assert_eq!(
+            credit_specification(&asking(Some(Standard)), g7)
+                .unwrap_err()
+                .code,
+            CREDIT_SPECIFICATION_NOT_SUPPORTED.code
+        );
+        assert_eq!(check_deployment_set(&LaunchRequest::default()), Ok(()));
+        let set = LaunchRequest {
+            deployment_set_id: Some("ds-bp1".into()),
+            deployment_set_group_no: Some(1),
+            ..LaunchRequest::default()
+        };
+        assert_eq!(
+            check_deployment_set(&set).unwrap_err().code,
+            DEPLOYMENT_SET_NOT_FOUND.code
+        );
+        let group_alone = LaunchRequest {
+            deployment_set_group_no: Some(1),
+            ..LaunchRequest::default()
+        };
+        assert_eq!(
+            check_deployment_set(&group_alone).unwrap_err().code,
+            "InvalidParameter"
+        );
     }
 
     #[test]

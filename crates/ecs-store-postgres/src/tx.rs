@@ -315,17 +315,22 @@ fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
     and_tags(&mut c, &f.tags);
     if let Some(family) = &f.type_family {
         // `ecs.g7` holds `ecs.g7.large`: the type is the family, a dot, and a last part
-        // without one.
+        // without one; `ecs.t6` holds `ecs.t6-c1m2.large`: the family, a hyphen, and a rest
+        // with a size part. A family never has a hyphen itself (`ecs_domain::catalog::family_of`).
+        if family.contains('-') {
+            return None;
+        }
         let len = family.chars().count() as i32;
         c.args.push(Box::new(len + 1));
         c.args.push(Box::new(format!("{family}.")));
+        c.args.push(Box::new(format!("{family}-")));
         c.args.push(Box::new(len + 2));
         let n = c.args.len();
+        let (cut, dot, hyphen, rest) = (n - 3, n - 2, n - 1, n);
+        let ty = "data::jsonb ->> 'instance_type'";
         c.sql.push_str(&format!(
-            " AND left(data::jsonb ->> 'instance_type', ${}) = ${} \
-             AND strpos(substr(data::jsonb ->> 'instance_type', ${n}), '.') = 0",
-            n - 2,
-            n - 1
+            " AND ((left({ty}, ${cut}) = ${dot} AND strpos(substr({ty}, ${rest}), '.') = 0) \
+               OR (left({ty}, ${cut}) = ${hyphen} AND strpos(substr({ty}, ${rest}), '.') > 0))"
         ));
     }
     if !and_fields(&mut c, &f.fields) {

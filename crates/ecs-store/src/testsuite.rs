@@ -773,6 +773,18 @@ pub fn field_filters(store: Arc<dyn Store>) {
     check(Vec::new(), Some("ecs.g7.ne"), &["i-j4"]);
     check(Vec::new(), Some("ecs.g"), &[]);
     check(Vec::new(), Some("ecs.g7%"), &[]);
+    // A burstable type names its CPU-to-memory ratio after a hyphen: `ecs.t6` holds
+    // `ecs.t6-c1m2.large` (as the catalogue's family rule says), and `ecs.t6-c1m2` is no family.
+    let mut j5 = sample_instance(a, "i-j5");
+    j5.instance_type = "ecs.t6-c1m2.large".into();
+    // Without a size part it is a lone type, its own family.
+    let mut j6 = sample_instance(a, "i-j6");
+    j6.instance_type = "ecs.t6-c1m2".into();
+    put_instances(&*store, vec![j5, j6]);
+    check(Vec::new(), Some("ecs.t6"), &["i-j5"]);
+    check(Vec::new(), Some("ecs.t6-c1m2"), &[]);
+    check(Vec::new(), Some("ecs.t"), &[]);
+    check(Vec::new(), Some("ecs.g7"), &["i-j1", "i-j2"]);
 
     // Hosts: name, type, tags.
     let mut h1 = sample_host(a, "dh-1");

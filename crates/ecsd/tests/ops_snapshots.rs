@@ -645,17 +645,41 @@ async fn modify_instance_attribute_changes_name_description_and_protection() {
     each_format(
         "ModifyInstanceAttribute",
         "unknown-instance",
-        &[("InstanceId", "i-nowhere"), ("InstanceName", "x")],
+        &[("InstanceId", "i-nowhere"), ("InstanceName", "renamed")],
         404,
     )
     .await;
     each_format(
         "ModifyInstanceAttribute",
         "missing-id",
-        &[("InstanceName", "x")],
+        &[("InstanceName", "renamed")],
         400,
     )
     .await;
+    // Names and descriptions by ECS's rules; a refused one changes nothing.
+    for (case, param, value) in [
+        ("bad-name", "InstanceName", "my web server"),
+        ("bad-description", "Description", "https://example.com"),
+    ] {
+        for server in each_format(
+            "ModifyInstanceAttribute",
+            case,
+            &[
+                ("InstanceId", "i-postpaid-running"),
+                (param, value),
+                ("DeletionProtection", "true"),
+            ],
+            400,
+        )
+        .await
+        {
+            let i = server.instance("i-postpaid-running").unwrap();
+            assert_eq!(
+                (i.name.as_str(), i.deletion_protection),
+                ("i-postpaid-running", false)
+            );
+        }
+    }
     // Attributes ECS takes and ecsd does not keep: refused, and nothing else in the call is
     // carried out.
     for (label, attribute, value) in [

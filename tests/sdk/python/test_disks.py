@@ -28,7 +28,8 @@ def disk_params(sdk, system=None, data=()):
         if data:
             out["DataDisk"] = [m.RunInstancesRequestDataDisk(
                 size=d.get("Size"), category=d.get("Category"), disk_name=d.get("DiskName"),
-                delete_with_instance=d.get("DeleteWithInstance")) for d in data]
+                description=d.get("Description"), delete_with_instance=d.get("DeleteWithInstance"))
+                for d in data]
         return out
     out = {}
     if system:
@@ -123,3 +124,17 @@ def test_describe_disks_in_xml(server, sdk):
     root = ET.fromstring(body)
     assert status == 200 and root.tag == "DescribeDisksResponse", body[:300]
     assert [e.text for e in root.iter("Type")] == ["system"], body[:500]
+
+
+def test_disk_names_and_descriptions_follow_the_instance_rules(sdk):
+    """A data disk's name and description are checked as the instance's are (issue 15); a
+    refused one creates neither the instance nor any disk."""
+    for data, code in [([{"Size": 20, "DiskName": "my logs"}], "InvalidDiskName.Malformed"),
+                       ([{"Size": 20, "DiskName": "l"}], "InvalidDiskName.Malformed"),
+                       ([{"Size": 20, "Description": "https://example.com"}], "InvalidDiskDescription.Malformed")]:
+        expect_error(run_instances, sdk, **disk_params(sdk, data=data), code=code, status=400)
+    assert disks(sdk) == []
+    iid = run_instances(sdk, **disk_params(sdk, data=[{"Size": 20, "DiskName": "日志_logs.1",
+                                                       "Description": "app logs, rotated daily"}]))[0]
+    [data] = disks(sdk, InstanceId=iid, DiskType="data")
+    assert (data["DiskName"], data["Description"]) == ("日志_logs.1", "app logs, rotated daily"), data

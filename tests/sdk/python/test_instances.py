@@ -500,12 +500,13 @@ def test_modify_instance_attribute_ecsd_does_not_keep_is_unsupported_parameter(s
     assert describe(sdk, iid)["InstanceName"] == "before"
 
 
-@pytest.mark.parametrize("name", ["my web server", "测试 实例-1", "a*b~c!'(x)/y+z=&%20"])
-def test_names_with_spaces_unicode_and_reserved_characters_survive_signing(sdk, name):
-    """Tea writes spaces as '+' in the query, the classic SDK as %20; both must verify and round-trip."""
-    iid = run_instances(sdk, InstanceName=name)[0]
-    got = describe(sdk, iid).get("InstanceName")
-    assert got == name, f"InstanceName: expected {name!r}, got {got!r}"
+@pytest.mark.parametrize("text", ["my web server", "测试 实例-1", "a*b~c!'(x)/y+z=&%20"])
+def test_texts_with_spaces_unicode_and_reserved_characters_survive_signing(sdk, text):
+    """Tea writes spaces as '+' in the query, the classic SDK as %20; both must verify and
+    round-trip. A Description takes any character (a name takes no space: test_names.py)."""
+    iid = run_instances(sdk, InstanceName="测试实例-1", Description=text)[0]
+    got = describe(sdk, iid)
+    assert (got.get("InstanceName"), got.get("Description")) == ("测试实例-1", text), got
 
 
 @pytest.mark.parametrize("value", ["yes", "1", "maybe"])

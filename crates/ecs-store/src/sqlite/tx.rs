@@ -527,14 +527,23 @@ fn instance_conditions(f: &InstanceFilter) -> Option<Conditions> {
     and_tags(&mut c, &f.tags);
     if let Some(family) = &f.type_family {
         // `ecs.g7` holds `ecs.g7.large`: the type is the family, a dot, and a last part
-        // without one.
+        // without one; `ecs.t6` holds `ecs.t6-c1m2.large`: the family, a hyphen, and a rest
+        // with a size part. A family never has a hyphen itself (`ecs_domain::catalog::family_of`).
+        if family.contains('-') {
+            return None;
+        }
         let len = family.chars().count() as i64;
         c.sql.push_str(
-            " AND substr(json_extract(data, '$.instance_type'), 1, ?) = ? \
-             AND instr(substr(json_extract(data, '$.instance_type'), ?), '.') = 0",
+            " AND ((substr(json_extract(data, '$.instance_type'), 1, ?) = ? \
+                    AND instr(substr(json_extract(data, '$.instance_type'), ?), '.') = 0) \
+               OR (substr(json_extract(data, '$.instance_type'), 1, ?) = ? \
+                    AND instr(substr(json_extract(data, '$.instance_type'), ?), '.') > 0))",
         );
         c.args.push(Value::Integer(len + 1));
         c.args.push(Value::Text(format!("{family}.")));
+        c.args.push(Value::Integer(len + 2));
+        c.args.push(Value::Integer(len + 1));
+        c.args.push(Value::Text(format!("{family}-")));
         c.args.push(Value::Integer(len + 2));
     }
     if !and_fields(&mut c, &f.fields) {

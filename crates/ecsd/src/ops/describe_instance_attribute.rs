@@ -42,6 +42,7 @@ const SHARED: &[&str] = &[
     "InternetMaxBandwidthIn",
     "InternetMaxBandwidthOut",
     "SerialNumber",
+    "CreditSpecification",
 ];
 
 async fn run(ctx: &OpCtx<'_>) -> OpResult {
@@ -66,7 +67,6 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
         "SerialNumber": "",
         "ClusterId": "",
         "VlanId": "",
-        "CreditSpecification": "",
         "EnableJumboFrame": false,
     }) {
         Value::Object(m) => m,

@@ -66,7 +66,8 @@ async fn run(ctx: &OpCtx<'_>) -> OpResult {
                 "InstanceTypeFamily": t.family(),
                 "CpuCoreCount": t.cpu,
                 "MemorySize": memory_gib(t),
-                "InstanceFamilyLevel": "EnterpriseLevel",
+                // Burstable types earn CPU credits: ECS's "credit entry level".
+                "InstanceFamilyLevel": if t.is_burstable() { "CreditEntryLevel" } else { "EnterpriseLevel" },
                 "InstanceCategory": category(t.family()),
                 "CpuArchitecture": "X86",
                 "GPUAmount": 0,

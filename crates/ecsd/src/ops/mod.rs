@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 mod common;
+mod creating;
 mod views;
 
 mod allocate_dedicated_hosts;

@@ -77,11 +77,12 @@ pub struct InstanceView<'a> {
     internet_max_bandwidth_in: u32,
     internet_max_bandwidth_out: u32,
     metadata_options: MetadataOptions,
+    /// A burstable instance's performance mode; empty for the other types.
+    credit_specification: &'static str,
     // What ecsd has none of, shown empty as ECS shows it for an instance without: no HPC
-    // cluster, deployment set, burst credits or classic VLAN; never recyclable (no spot).
+    // cluster, deployment set or classic VLAN; never recyclable (no spot).
     hpc_cluster_id: &'static str,
     deployment_set_id: &'static str,
-    credit_specification: &'static str,
     vlan_id: &'static str,
     recyclable: bool,
     /// Every ecsd instance can have disks attached (the DescribeInstances filter agrees).
@@ -290,7 +291,7 @@ impl<'a> InstanceView<'a> {
                 _ => DEFAULT_INTERNET_CHARGE_TYPE,
             },
             instance_type: &i.instance_type,
-            instance_type_family: family_of(&i.instance_type),
+            instance_type_family: ecs_domain::catalog::family_of(&i.instance_type),
             cpu: i.cpu,
             memory: i.memory_mib,
             image_id: &i.image_id,
@@ -374,7 +375,10 @@ impl<'a> InstanceView<'a> {
             },
             hpc_cluster_id: "",
             deployment_set_id: "",
-            credit_specification: "",
+            credit_specification: i
+                .launch
+                .credit_specification
+                .map_or("", |mode| mode.as_str()),
             vlan_id: "",
             recyclable: false,
             device_available: true,
@@ -424,14 +428,6 @@ fn primary_interface(i: &Instance) -> Option<NetworkInterface<'_>> {
                 .collect(),
         },
     })
-}
-
-/// `ecs.g7.large` belongs to `ecs.g7`.
-fn family_of(instance_type: &str) -> &str {
-    match instance_type.rsplit_once('.') {
-        Some((family, _)) => family,
-        None => instance_type,
-    }
 }
 
 /// What DescribeDedicatedHosts was asked to show beyond the host itself.
